@@ -1,0 +1,5 @@
+"""``python -m ankigen``."""
+
+from ankigen.cli import main
+
+main()

@@ -1,0 +1,416 @@
+"""Notes Markdown -> Book: a line scanner for the structure, BeautifulSoup for the HTML parts.
+
+No HTML is produced here. Every card keeps the line of its ``<details>``; every problem found
+becomes a Diagnostic with a ``file:line``. See ``../shared/FORMAT.md`` for the variants handled.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bs4 import BeautifulSoup
+
+from ankigen.errors import ReadError
+from ankigen.fences import Fence, fence_open
+from ankigen.model import Book, Card, Diagnostic, Extracted, ImageRef, Section, Severity, SourceLoc
+
+# Codes are stable: they are documented in the README and shown by `ankigen check`.
+UNCLOSED_DETAILS = "AG101"
+NO_SUMMARY = "AG102"
+EMPTY_QUESTION = "AG103"
+EMPTY_ANSWER = "AG104"
+UNCLOSED_FENCE = "AG105"
+STRAY_CLOSE = "AG106"
+DUPLICATE_QUESTION = "AG107"
+NO_TITLE = "AG110"
+NO_CARDS = "AG111"
+
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$")
+_DETAILS_OPEN = re.compile(r"^\s*<details(?:\s[^>]*)?>\s*$", re.IGNORECASE)
+_DETAILS_CLOSE = re.compile(r"^\s*</details>\s*$", re.IGNORECASE)
+_SUMMARY = re.compile(r"^\s*<summary(?:\s[^>]*)?>(.*?)</summary>\s*$", re.IGNORECASE | re.DOTALL)
+_SUMMARY_START = re.compile(r"^\s*<summary(?:\s[^>]*)?>", re.IGNORECASE)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])(?:\s+(?P<text>.*))?$")
+_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
+_FOOTER_LABEL = re.compile(
+    r"^\s*(?:\*\*(?P<b>Resources|References|Origin)\*\*:?|(?P<p>Resources|References|Origin):)"
+    r"\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_DESCRIPTION_LABEL = re.compile(r"^\s*\*\*Description\*\*:?\s*$", re.IGNORECASE)
+_EXPLICIT_ID = re.compile(r"^\s*<!--\s*id:\s*(?P<id>\S+?)\s*-->\s*$", re.IGNORECASE)
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_STATUS_SUP = re.compile(r"\s*<sup>\s*\(?(?P<status>[^)<]*?)\)?\s*(?:</sup>)?\s*$", re.IGNORECASE)
+_STATUS_WORDS = "published|writing|completed|complete|edited|incomplete|ignored|draft|reviewed|done|todo"
+_STATUS_PLAIN = re.compile(rf"\s+\((?P<status>(?:{_STATUS_WORDS})(?:\s*=>\s*(?:{_STATUS_WORDS}))*)\)\s*$")
+_CHAPTER = re.compile(r"^chapter\s+(?P<n>\d+)\s*(?:/\s*(?P<m>\d+))?\s*$", re.IGNORECASE)
+_LINK_TITLE = re.compile(r"^\[(?P<text>.+)\]\([^)]*\)$")
+
+
+def decode(data: bytes, path: Path | str) -> str:
+    """Bytes of a notes file -> text with LF line endings, or a ReadError naming the file."""
+    if b"\x00" in data:
+        raise ReadError("not a text file (it holds NUL bytes)", path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ReadError(f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})", path, line) from None
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def dequote(line: str) -> str:
+    """Drop one level of ``>`` blockquote marker (``> x``, ``>x``, a bare ``>``)."""
+    stripped = line.lstrip(" ")
+    if not stripped.startswith(">") or len(line) - len(stripped) > 3:
+        return line
+    rest = stripped[1:]
+    return rest[1:] if rest.startswith((" ", "\t")) else rest
+
+
+def strip_status(heading: str) -> tuple[str, str | None]:
+    """``Chapter 2/11 <sup>(published)</sup>`` -> (``Chapter 2/11``, ``published``)."""
+    for pattern in (_STATUS_SUP, _STATUS_PLAIN):
+        match = pattern.search(heading)
+        if match:
+            return heading[: match.start()].strip(), match.group("status").strip() or None
+    return heading.strip(), None
+
+
+def heading_text(heading: str) -> str:
+    """A heading's visible text: link text of ``[title](url)``, no tags."""
+    text, _ = strip_status(heading)
+    match = _LINK_TITLE.match(text)
+    if match:
+        text = match.group("text")
+    if "<" in text or "&" in text:
+        text = BeautifulSoup(text, "html.parser").get_text()
+    return text.strip()
+
+
+def image_srcs(line: str) -> Iterator[str]:
+    """The image sources named on one line, as HTML ``<img>`` or Markdown ``![](…)``."""
+    if "<img" in line.lower():
+        for tag in _IMG_TAG.findall(line):
+            img = BeautifulSoup(tag, "html.parser").find("img")
+            src = img.get("src") if img is not None else None
+            if isinstance(src, str) and src.strip():
+                yield src.strip()
+    if "![" in line:
+        for match in _MD_IMAGE.finditer(line):
+            yield match.group("src")
+
+
+@dataclass
+class _FooterParse:
+    resources: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+
+
+def split_footer(body: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], _FooterParse]:
+    """Split de-quoted answer lines into the answer proper and its Resources/References footer.
+
+    Python-Markdown would fold ``**Resources**`` and its list into one paragraph, and read
+    ``**References**`` above a ``---`` line as a setext heading, so the footer is parsed here.
+    """
+    fence: Fence | None = None
+    opened = 0
+    start = len(body)
+    for index, (_, text) in enumerate(body):
+        if fence is not None:
+            if fence.closed_by(text):
+                fence = None
+            continue
+        fence = fence_open(text)
+        opened = index
+        if fence is None and _FOOTER_LABEL.match(text):
+            start = index
+            break
+    if fence is not None:  # a fence never closed: the footer is still the footer
+        start = next((i for i in range(opened + 1, len(body)) if _FOOTER_LABEL.match(body[i][1])), start)
+    footer = _FooterParse()
+    target: list[str] | None = None
+    for _, text in body[start:]:
+        label = _FOOTER_LABEL.match(text)
+        if label:
+            name = (label.group("b") or label.group("p")).lower()
+            target = footer.references if name == "references" else footer.resources
+            rest = label.group("rest").strip()
+            if rest:
+                target.append(rest)
+            continue
+        if not text.strip() or _RULE.match(text):
+            continue
+        item = _LIST_ITEM.match(text)
+        value = (item.group("text") or "") if item else text
+        if value.strip() and target is not None:
+            target.append(value.strip())
+    answer = body[:start]
+    while answer and (not answer[-1][1].strip() or _RULE.match(answer[-1][1])):
+        answer.pop()
+    return answer, footer
+
+
+def _answer_markdown(lines: list[tuple[int, str]]) -> str:
+    """Join answer lines; a bare ``---`` under text gets a blank line so it stays a rule."""
+    out: list[str] = []
+    fence: Fence | None = None
+    for _, text in lines:
+        if fence is not None:
+            if fence.closed_by(text):
+                fence = None
+        else:
+            fence = fence_open(text)
+            if fence is None and _RULE.match(text) and out and out[-1].strip():
+                out.append("")
+        out.append(text)
+    if fence is not None:
+        out.append(fence.marker)
+    while out and not out[0].strip():
+        out.pop(0)
+    if out and _DESCRIPTION_LABEL.match(out[0]):
+        out.pop(0)
+        while out and not out[0].strip():
+            out.pop(0)
+    return "\n".join(out)
+
+
+class _Scanner:
+    """Walks the lines of one file once; builds sections and cards, collects diagnostics."""
+
+    def __init__(self, text: str, path: str) -> None:
+        self.lines = text.split("\n")
+        self.path = path
+        self.diagnostics: list[Diagnostic] = []
+
+    def loc(self, index: int) -> SourceLoc:
+        return SourceLoc(self.path, index + 1)
+
+    def report(self, index: int, severity: Severity, code: str, message: str) -> None:
+        self.diagnostics.append(Diagnostic(self.loc(index), severity, code, message))
+
+    def _is_boundary(self, raw: str) -> bool:
+        return bool(_DETAILS_OPEN.match(raw) or raw.startswith("## ") or raw.startswith("# "))
+
+    def _fence_closes_later(self, start: int, fence: Fence) -> bool:
+        """Does a fence open before ``start`` close before the next card or heading?"""
+        for raw in self.lines[start:]:
+            if _DETAILS_OPEN.match(raw):
+                return False
+            if fence.closed_by(dequote(raw)):
+                return True
+        return False
+
+    def card(self, start: int) -> tuple[Card | None, int]:
+        """Parse the card whose ``<details>`` is at ``start``; return it and the next line."""
+        lines = self.lines
+        index = start + 1
+        while index < len(lines) and not lines[index].strip():
+            index += 1
+        question: str | None = None
+        if index < len(lines) and _SUMMARY_START.match(lines[index]):
+            joined = lines[index]
+            end = index
+            while "</summary>" not in joined.lower() and end + 1 < len(lines) and end - index < 20:
+                end += 1
+                joined += "\n" + lines[end]
+            match = _SUMMARY.match(joined)
+            if match:
+                question = match.group(1).strip()
+                index = end + 1
+        body: list[tuple[int, str]] = []
+        fence: Fence | None = None
+        fence_line = 0
+        explicit_id: str | None = None
+        images: list[ImageRef] = []
+        closed_at: int | None = None
+        while index < len(lines):
+            raw = lines[index]
+            text = dequote(raw)
+            if fence is not None:
+                if fence.closed_by(text):
+                    fence = None
+                elif _DETAILS_CLOSE.match(raw) and not self._fence_closes_later(index + 1, fence):
+                    self.report(fence_line, Severity.ERROR, UNCLOSED_FENCE, "code fence is never closed")
+                    closed_at = index
+                    break
+                elif _DETAILS_OPEN.match(raw) and not self._fence_closes_later(index + 1, fence):
+                    break
+                body.append((index, text))
+                index += 1
+                continue
+            if _DETAILS_CLOSE.match(raw):
+                closed_at = index
+                break
+            if self._is_boundary(raw):
+                break
+            fence = fence_open(text)
+            if fence is not None:
+                fence_line = index
+            else:
+                id_match = _EXPLICIT_ID.match(text)
+                if id_match:
+                    explicit_id = id_match.group("id")
+                    index += 1
+                    continue
+                images.extend(ImageRef(src, self.loc(index)) for src in image_srcs(text))
+            body.append((index, text))
+            index += 1
+        if closed_at is None:
+            if fence is not None:
+                self.report(fence_line, Severity.ERROR, UNCLOSED_FENCE, "code fence is never closed")
+            self.report(start, Severity.ERROR, UNCLOSED_DETAILS, "<details> is never closed")
+            return None, index
+        next_index = closed_at + 1
+        # Older files list a card's reference links after </details>: they belong to it.
+        trailing: list[str] = []
+        scan = next_index
+        while scan < len(lines):
+            raw = lines[scan]
+            if not raw.strip():
+                scan += 1
+                continue
+            item = _LIST_ITEM.match(raw)
+            if not item or raw.lstrip().startswith(("---", "***")):
+                break
+            if (item.group("text") or "").strip():
+                trailing.append((item.group("text") or "").strip())
+            scan += 1
+            next_index = scan
+        if question is None:
+            self.report(start, Severity.ERROR, NO_SUMMARY, "<details> has no <summary> line")
+            return None, next_index
+        if not _plain(question):
+            self.report(start, Severity.ERROR, EMPTY_QUESTION, "the question (<summary>) is empty")
+            return None, next_index
+        answer_lines, footer = split_footer(body)
+        answer = _answer_markdown(answer_lines)
+        references = tuple(footer.references + trailing)
+        if not answer.strip() and not references and not footer.resources:
+            self.report(start, Severity.WARNING, EMPTY_ANSWER, "the answer is empty")
+        return (
+            Card(
+                question=question,
+                answer=answer,
+                resources=tuple(footer.resources),
+                references=references,
+                images=tuple(images),
+                loc=self.loc(start),
+                explicit_id=explicit_id,
+            ),
+            next_index,
+        )
+
+
+def _plain(html: str) -> str:
+    """The visible text of a fragment, whitespace folded (for identity and emptiness)."""
+    text = BeautifulSoup(html, "html.parser").get_text() if ("<" in html or "&" in html) else html
+    return " ".join(text.split())
+
+
+def question_key(question: str) -> str:
+    """What identifies a card inside its book: its question's visible text, whitespace folded."""
+    return _plain(question.replace("`", ""))
+
+
+@dataclass
+class _OpenSection:
+    name: str
+    number: int | None
+    total: int | None
+    status: str | None
+    line: int
+    cards: list[Card] = field(default_factory=list)
+
+
+def extract(text: str, path: Path | str) -> Extracted:
+    """Parse one notes file's text into a Book, with every problem found as a Diagnostic."""
+    shown = str(path)
+    scanner = _Scanner(text, shown)
+    lines = scanner.lines
+    title: str | None = None
+    cover: ImageRef | None = None
+    sections: list[_OpenSection] = []
+    preamble: list[Card] = []
+    seen_card = False
+    index = 0
+    while index < len(lines):
+        raw = lines[index]
+        heading = _HEADING.match(raw) if raw.startswith("#") else None
+        if heading:
+            level = len(heading.group(1))
+            if level == 1 and title is None:
+                title = heading_text(heading.group(2)) or None
+            elif level == 2:
+                name, status = strip_status(heading.group(2))
+                chapter = _CHAPTER.match(name)
+                number = int(chapter.group("n")) if chapter else None
+                total = int(chapter.group("m")) if chapter and chapter.group("m") else None
+                sections.append(_OpenSection(heading_text(name), number, total, status, index + 1))
+            index += 1
+            continue
+        if _DETAILS_OPEN.match(raw):
+            seen_card = True
+            card, index = scanner.card(index)
+            if card is not None:
+                (sections[-1].cards if sections else preamble).append(card)
+            continue
+        if _DETAILS_CLOSE.match(raw):
+            scanner.report(index, Severity.WARNING, STRAY_CLOSE, "</details> without a <details> above it")
+        elif cover is None and not seen_card and not sections:
+            srcs = list(image_srcs(raw))
+            if srcs:
+                cover = ImageRef(srcs[0], scanner.loc(index))
+        index += 1
+
+    if title is None:
+        title = Path(shown).stem
+        scanner.report(0, Severity.WARNING, NO_TITLE, f"no '# ' title line; using the file name {title!r}")
+    built: list[Section] = []
+    if preamble:
+        built.append(Section(title, None, None, None, SourceLoc(shown, preamble[0].loc.line), tuple(preamble)))
+    built.extend(
+        Section(s.name, s.number, s.total, s.status, SourceLoc(shown, s.line), tuple(s.cards)) for s in sections
+    )
+    book = Book(title=title, path=Path(path), cover=cover, sections=tuple(built))
+    _report_duplicates(book, scanner)
+    if book.card_count == 0 and not any(d.severity is Severity.ERROR for d in scanner.diagnostics):
+        scanner.report(0, Severity.NOTICE, NO_CARDS, "no cards (<details> blocks) in this file")
+    return Extracted(book, tuple(sorted(scanner.diagnostics, key=lambda d: d.loc)))
+
+
+def _report_duplicates(book: Book, scanner: _Scanner) -> None:
+    first: dict[str, Card] = {}
+    for section in book.sections:
+        for card in section.cards:
+            key = card.explicit_id or question_key(card.question)
+            if key in first:
+                other = first[key]
+                scanner.diagnostics.append(
+                    Diagnostic(
+                        card.loc,
+                        Severity.WARNING,
+                        DUPLICATE_QUESTION,
+                        f"the same question as {other.loc} (both are kept)",
+                    )
+                )
+            else:
+                first[key] = card
+
+
+def read_notes(path: Path, shown: str | None = None) -> Extracted:
+    """Read and extract one notes file; unreadable input becomes a ReadError naming the file."""
+    name = shown or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"cannot read: {exc.strerror or exc}", name) from None
+    if not data.strip():
+        raise ReadError("the file is empty", name)
+    return extract(decode(data, name), name)

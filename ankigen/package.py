@@ -1,0 +1,165 @@
+"""DeckSpec -> ``.apkg`` file. The only module that imports genanki.
+
+The notetype below is a public contract (see ``../shared/ANKI.md``): Anki matches it by id, and
+renaming, adding or removing a field or template makes Anki import a copy instead of updating
+users' notes. Change the CSS and the templates' HTML freely; never the id, names or order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import sqlite3
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import genanki
+from pygments.formatters import HtmlFormatter
+
+from ankigen.model import DeckSpec
+
+MODEL_ID = 1894536271
+MODEL_NAME = "ankigen"
+FIELD_NAMES = ("Question", "Answer", "Resources", "References", "Book", "Chapter", "Source")
+TEMPLATE_NAME = "Card 1"
+LIGHT_CODE_STYLE = "default"
+DARK_CODE_STYLE = "github-dark"
+_NIGHT = (".nightMode", ".night_mode")
+
+
+def guid_for(*parts: str) -> str:
+    """An Anki note GUID from stable parts (genanki's base91 of a SHA-256 prefix)."""
+    return str(genanki.guid_for(*parts))
+
+
+def deck_id(deck_name: str) -> int:
+    """A deck id fixed by the deck's name, inside the range genanki recommends and below 2**53."""
+    digest = hashlib.sha256(f"ankigen deck\x1f{deck_name}".encode()).digest()
+    return (1 << 31) + int.from_bytes(digest[:8], "big") % ((1 << 52) - (1 << 31))
+
+
+def _theme(name: str) -> str:
+    return resources.files("ankigen.theme").joinpath(name).read_text(encoding="utf-8")
+
+
+def _code_css(style: str, prefixes: tuple[str, ...]) -> str:
+    selectors = [f"{prefix} .highlight" if prefix else ".highlight" for prefix in prefixes]
+    formatter: HtmlFormatter[str] = HtmlFormatter(style=style)
+    return str(formatter.get_style_defs(selectors))  # type: ignore[no-untyped-call]
+
+
+def _token_classes(css: str) -> set[str]:
+    classes = set()
+    for line in css.splitlines():
+        head = line.split("{", 1)[0].strip()
+        if head.startswith(".highlight ."):
+            classes.add(head.split()[1])
+    return classes
+
+
+@lru_cache(maxsize=1)
+def card_css() -> str:
+    """The notetype CSS: the card style, a light code theme and a dark one for night mode."""
+    light = _code_css(LIGHT_CODE_STYLE, ("",))
+    dark = _code_css(DARK_CODE_STYLE, _NIGHT)
+    # Tokens the light theme colours but the dark one does not would keep their light colour on
+    # a dark background: reset them first, then let the dark theme's own rules win.
+    missing = sorted(_token_classes(light) - _token_classes(_code_css(DARK_CODE_STYLE, ("",))))
+    reset = ", ".join(f"{night} .highlight {cls}" for cls in missing for night in _NIGHT)
+    resets = f"{reset} {{ color: inherit; background-color: transparent; font-weight: inherit; font-style: inherit }}"
+    return "\n".join([_theme("card.css"), "/* Pygments: light */", light, "/* Pygments: night */", resets, dark])
+
+
+@lru_cache(maxsize=1)
+def notetype() -> genanki.Model:
+    """The one notetype every ankigen note uses."""
+    return genanki.Model(
+        MODEL_ID,
+        MODEL_NAME,
+        fields=[{"name": name} for name in FIELD_NAMES],
+        templates=[{"name": TEMPLATE_NAME, "qfmt": _theme("front.html"), "afmt": _theme("back.html")}],
+        css=card_css(),
+        sort_field_index=0,
+    )
+
+
+class _Note(genanki.Note):  # type: ignore[misc]
+    """genanki's Note without its HTML-tag regex check (our fields are generated HTML)."""
+
+    def _check_invalid_html_tags_in_fields(self) -> None:
+        return None
+
+
+# Zip entry times cannot precede 1980; a fixed time keeps the archive reproducible.
+_ZIP_EPOCH = 315532800
+
+
+def _zip_time(timestamp: float) -> tuple[int, int, int, int, int, int]:
+    moment = time.gmtime(max(int(timestamp), _ZIP_EPOCH))
+    return (
+        moment.tm_year,
+        moment.tm_mon,
+        moment.tm_mday,
+        moment.tm_hour,
+        moment.tm_min,
+        moment.tm_sec - moment.tm_sec % 2,
+    )
+
+
+def _add(archive: zipfile.ZipFile, name: str, data: bytes, when: tuple[int, int, int, int, int, int]) -> None:
+    info = zipfile.ZipInfo(name, date_time=when)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    archive.writestr(info, data, compresslevel=6)
+
+
+def _collection_bytes(spec: DeckSpec, timestamp: float, ids: Iterator[int]) -> bytes:
+    deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
+    model = notetype()
+    for card in spec.cards:
+        fields = [card.question, card.answer, card.resources, card.references, spec.book, spec.chapter, card.source]
+        deck.add_note(_Note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
+    with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
+        db_path = Path(tmp) / "collection.anki2"
+        conn = sqlite3.connect(db_path)
+        try:
+            genanki.Package(deck).write_to_db(conn.cursor(), timestamp, ids)
+            conn.commit()
+        finally:
+            conn.close()
+        return db_path.read_bytes()
+
+
+def write_apkg(spec: DeckSpec, out_path: Path, *, timestamp: float, first_id: int) -> Path:
+    """Write one deck as a deflate-compressed ``.apkg``: to a temporary file, then renamed.
+
+    Notes and cards take ids counting up from ``first_id``; ``timestamp`` (seconds) is every
+    note's and the notetype's modification time and the zip entries' time.
+    """
+    ids = itertools.count(first_id)
+    database = _collection_bytes(spec, timestamp, ids)
+    when = _zip_time(timestamp)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            with zipfile.ZipFile(handle, "w") as archive:
+                _add(archive, "collection.anki2", database, when)
+                media_map = {str(index): item.name for index, item in enumerate(spec.media)}
+                _add(archive, "media", json.dumps(media_map, sort_keys=True).encode(), when)
+                for index, item in enumerate(spec.media):
+                    _add(archive, str(index), item.path.read_bytes(), when)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, out_path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return out_path

@@ -1,0 +1,121 @@
+"""End to end: build, then import into a real Anki collection (the ``anki`` package) and look at the cards."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ankigen import build as pipeline
+from ankigen.extract import read_notes
+from ankigen.fences import fence_open
+
+from .conftest import SEEDS, TIMESTAMP, AnkiCollection, corpus_or_skip
+from .rawcheck import pre_texts, raw_markdown
+
+
+def test_seed_imports_into_anki(tmp_path: Path, anki_collection: AnkiCollection) -> None:
+    planned = pipeline.plan([SEEDS])
+    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP)
+    assert sorted(p.name for p in written) == ["learning-ebpf-chapter-01.apkg", "learning-ebpf-chapter-02.apkg"]
+
+    imported = anki_collection.import_packages(written)
+    col = imported.col
+    assert imported.new == 9
+    assert imported.problems() == {}
+    names = {d.name for d in col.decks.all_names_and_ids()}  # type: ignore[attr-defined]
+    assert {"Learning eBPF::Chapter 01", "Learning eBPF::Chapter 02"} <= names
+    assert len(col.find_notes('"deck:Learning eBPF::Chapter 01"')) == 4  # type: ignore[attr-defined]
+    assert len(col.find_notes('"deck:Learning eBPF::Chapter 02"')) == 5  # type: ignore[attr-defined]
+
+    note = col.get_note(col.find_notes('"Question:How does*"')[0])  # type: ignore[attr-defined]
+    assert note["Question"] == "How does <code>eBPF</code> help us to learn application behavior?"
+    assert note["Answer"].startswith("<p>With <code>eBPF</code> we can add instrumentation")
+    assert note["Resources"] == '<ul class="resources"><li>1</li></ul>'
+    assert note["References"] == ""
+    assert note["Book"] == "Learning eBPF"
+    assert note["Chapter"] == "Chapter 01"
+    assert note["Source"] == "seeds/learning-ebpf.md:6"
+    assert set(note.tags) == {"ankigen", "ankigen::learning-ebpf", "ankigen::learning-ebpf::chapter-01"}
+
+    card = col.get_card(col.find_cards('"Question:How does*"')[0])  # type: ignore[attr-defined]
+    assert "<code>eBPF</code> help us" in card.question()
+    assert '<div class="ag-answer">' in card.answer() and "Chapter 01" in card.answer()
+
+    python_card = col.get_card(col.find_cards('"Question:How to load a simple*"')[0])  # type: ignore[attr-defined]
+    answer = python_card.answer()
+    assert '<div class="highlight lang-py">' in answer
+    assert '<span class="kn">from</span>' in answer
+    assert pre_texts(answer)[0].startswith(
+        '#!/usr/bin/python3\n\nfrom bcc import BPF\n\nprogram = r"""\nint sample(void *ctx)'
+    )
+
+    for card_id in col.find_cards(""):  # type: ignore[attr-defined]
+        rendered = col.get_card(card_id)  # type: ignore[attr-defined]
+        for side in (rendered.question(), rendered.answer()):
+            assert raw_markdown(side) == [], (rendered.note()["Source"], raw_markdown(side))
+
+
+def _fence_bodies(markdown: str) -> list[str]:
+    """Code fence bodies of a card's answer Markdown (math fences left out), scanned independently."""
+    bodies: list[str] = []
+    lines = markdown.split("\n")
+    index = 0
+    while index < len(lines):
+        fence = fence_open(lines[index])
+        index += 1
+        if fence is None:
+            continue
+        body = []
+        while index < len(lines) and not fence.closed_by(lines[index]):
+            line = lines[index]
+            body.append(line[min(fence.indent, len(line) - len(line.lstrip())) :])
+            index += 1
+        index += 1
+        if fence.lang != "math":
+            bodies.append("\n".join(body) + "\n" if body else "")
+    return bodies
+
+
+def test_whole_corpus_imports_with_every_card_and_nothing_raw(tmp_path: Path, anki_collection: AnkiCollection) -> None:
+    corpus = corpus_or_skip()
+    sources = sorted((corpus / "resources").glob("*.md"))
+    details = sum(
+        1
+        for path in sources
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if re.match(r"^\s*<details>\s*$", line)
+    )
+    assert details == 1430
+
+    planned = pipeline.plan([corpus / "resources"], root=corpus)
+    errors = [str(d) for d in planned.diagnostics if d.severity.value == "error"]
+    # The one real break in the corpus: a fence opened and never closed, reported at its line.
+    assert len(errors) == 1 and "9783967309003.md:1431:1: error AG105" in errors[0]
+    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP)
+    imported = anki_collection.import_packages(written)
+    assert imported.new == details
+    assert imported.problems() == {}
+
+    col = imported.col
+    cards_by_source = {}
+    for path in sources:
+        book = read_notes(path, pipeline.display_path(path)).book
+        assert book is not None
+        for section in book.sections:
+            for card in section.cards:
+                cards_by_source[f"{pipeline.display_path(path)}:{card.loc.line}"] = card
+    checked_blocks = 0
+    for note_id in col.find_notes(""):  # type: ignore[attr-defined]
+        note = col.get_note(note_id)  # type: ignore[attr-defined]
+        source = cards_by_source[note["Source"]]
+        expected = _fence_bodies(source.answer)
+        # Pygments ends every block with one newline, an empty one too.
+        assert [t.rstrip("\n") for t in pre_texts(note["Answer"])] == [t.rstrip("\n") for t in expected], note["Source"]
+        checked_blocks += len(expected)
+        card = note.cards()[0]
+        for side in (card.question(), card.answer()):
+            assert raw_markdown(side) == [], (note["Source"], raw_markdown(side))
+    assert checked_blocks > 1000
+
+    covers = [m.name for spec in planned.decks for m in spec.media if m.name.startswith("ankigen-97")]
+    assert covers, "the corpus covers that exist are packaged"
