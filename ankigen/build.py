@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ankigen import extract as ex
-from ankigen import render
+from ankigen import manifest, render
 from ankigen.errors import AnkigenError, UsageError
 from ankigen.model import (
     Book,
@@ -217,6 +217,7 @@ def render_book(book: Book, media: _Media, shown_path: str) -> list[DeckSpec]:
                     references=render.list_html(card.references, "references"),
                     source=f"{shown_path}:{card.loc.line}",
                     loc=card.loc,
+                    title=key if not card.explicit_id else ex.question_key(card.question),
                 )
             )
         cover_html = f'<img class="ag-cover" src="{html.escape(cover.name)}" alt="">' if cover else ""
@@ -298,16 +299,52 @@ def plan(
     return Plan(tuple(specs), tuple(_ordered(diagnostics)), len(files), books)
 
 
-def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> list[Path]:
-    """Write each planned deck as ``out_dir/<book>-<chapter>.apkg``: temporary file, then rename."""
-    stamp = build_timestamp() if timestamp is None else timestamp
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a write did: packages written, stale ones removed, cards that left the notes."""
+
+    packages: tuple[Path, ...]
+    removed: tuple[Path, ...]
+    gone: tuple[manifest.CardRecord, ...]
+    timestamp: int
+
+
+def _stamp(timestamp: float | None, previous: manifest.Manifest | None) -> int:
+    """The modification time of every note and of the notetype: given, ``SOURCE_DATE_EPOCH``, or
+    now, and then always later than the previous build into the same folder, so Anki's
+    "update if newer" applies a rebuild made within the same second."""
+    if timestamp is not None:
+        return int(timestamp)
+    if os.environ.get("SOURCE_DATE_EPOCH", "").strip():
+        return int(build_timestamp())
+    now = int(time.time())
+    return max(now, previous.timestamp + 1) if previous else now
+
+
+def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> Written:
+    """Write each planned deck as ``out_dir/<book>-<chapter>.apkg`` (temporary file, then rename),
+    remove the packages the previous build wrote that this one does not, and keep a manifest."""
     _prepare_out_dir(out_dir)
+    previous = manifest.read(out_dir)
+    stamp = _stamp(timestamp, previous)
     written: list[Path] = []
-    next_id = max(int(stamp * 1000), 1)
+    next_id = max(stamp * 1000, 1)
     for spec in built.decks:
         written.append(write_apkg(spec, out_dir / spec.filename, timestamp=stamp, first_id=next_id))
         next_id += 2 * len(spec.cards) + 1
-    return written
+    current = manifest.Manifest.of(built.decks, stamp)
+    removed: list[Path] = []
+    gone: tuple[manifest.CardRecord, ...] = ()
+    if previous:
+        for name in sorted(set(previous.files) - set(current.files)):
+            stale = out_dir / name
+            if Path(name).name == name and name.endswith(".apkg") and stale.is_file():
+                stale.unlink()
+                removed.append(stale)
+        now = {card.guid for card in current.cards}
+        gone = tuple(card for card in previous.cards if card.guid not in now)
+    manifest.write(out_dir, current)
+    return Written(tuple(written), tuple(removed), gone, stamp)
 
 
 def _ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

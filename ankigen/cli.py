@@ -102,8 +102,19 @@ def build(
         _fail(err, exc)
     except OSError as exc:
         _fail(err, AnkigenError(f"{exc.filename or out}: {exc.strerror or exc}"))
+    for stale in written.removed:
+        err.print(f"removed {stale}: the notes no longer have this chapter", style="dim", markup=False)
+    if written.gone:
+        err.print(
+            f"{_plural(len(written.gone), 'card')} left the notes since the last build; Anki keeps "
+            "imported cards, so delete these by hand if you no longer want them:",
+            style="yellow",
+            markup=False,
+        )
+        for card in written.gone:
+            err.print(f"  {card.deck}: {card.question}  (was {card.source})", style="yellow", markup=False)
     summary = (
-        f"Wrote {_plural(len(written), 'deck')} ({_plural(planned.cards, 'card')}) "
+        f"Wrote {_plural(len(written.packages), 'deck')} ({_plural(planned.cards, 'card')}) "
         f"from {_plural(planned.books, 'book')} to {out}/"
     )
     problems = [_plural(n, k) for n, k in ((errors, "error"), (warnings, "warning")) if n]

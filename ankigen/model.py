@@ -104,6 +104,7 @@ class RenderedCard:
     references: str
     source: str  # "path:line" of the <details>
     loc: SourceLoc
+    title: str = ""  # the question as plain text, for reports
 
 
 @dataclass(frozen=True, slots=True)

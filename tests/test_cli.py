@@ -36,7 +36,7 @@ def test_build_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out_dir = tmp_path / "new" / "dist"  # a missing output folder is created
     code, out, err = run("build", "--out", str(out_dir))
     assert code == 0, err
-    assert sorted(p.name for p in out_dir.iterdir()) == [
+    assert sorted(p.name for p in out_dir.glob("*.apkg")) == [
         "learning-ebpf-chapter-01.apkg",
         "learning-ebpf-chapter-02.apkg",
     ]
@@ -71,7 +71,7 @@ def test_errors_exit_1_but_good_files_still_build(tmp_path: Path) -> None:
     lines = err.strip().splitlines()
     assert any(line.endswith("broken.md:3:1: error AG101 <details> is never closed") for line in lines), lines
     assert any("latin1.md:1:1: error AG001 not UTF-8" in line for line in lines), lines
-    assert [p.name for p in (tmp_path / "dist").iterdir()] == ["book-chapter-01.apkg"]
+    assert [p.name for p in (tmp_path / "dist").glob("*.apkg")] == ["book-chapter-01.apkg"]
     assert "2 errors" in out
 
 
@@ -121,3 +121,15 @@ def test_console_script_and_module_entry_points(tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("ankigen")
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert version.returncode == 0 and version.stdout.strip() == f"ankigen {__version__}"
+
+
+def test_rebuild_lists_cards_that_left_the_notes(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    card = "<details>\n<summary>{q}</summary>\n\n> A\n</details>\n"
+    notes.write_text("# Book\n## Chapter 1/1\n" + card.format(q="Stays?") + card.format(q="Goes?"), encoding="utf-8")
+    assert run("build", str(notes), "--out", str(tmp_path / "dist"))[0] == 0
+    notes.write_text("# Book\n## Chapter 1/1\n" + card.format(q="Stays?"), encoding="utf-8")
+    code, _, err = run("build", str(notes), "--out", str(tmp_path / "dist"))
+    assert code == 0
+    assert "1 card left the notes since the last build" in err
+    assert f"  Book::Chapter 01: Goes?  (was {notes}:8)" in err

@@ -43,7 +43,7 @@ def test_readme_commands_work_on_a_clean_copy(tmp_path: Path) -> None:
         ["bash", "-c", command("build")], cwd=project, env=env, capture_output=True, text=True, check=False
     )
     assert built.returncode == 0, built.stdout + built.stderr
-    assert sorted(p.name for p in (project / "dist").iterdir()) == [
+    assert sorted(p.name for p in (project / "dist").glob("*.apkg")) == [
         "learning-ebpf-chapter-01.apkg",
         "learning-ebpf-chapter-02.apkg",
     ]
