@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ankigen import codes, manifest, render
 from ankigen import extract as ex
-from ankigen import manifest, render
 from ankigen.errors import AnkigenError, UsageError
 from ankigen.model import (
     Book,
@@ -30,11 +30,6 @@ from ankigen.model import (
     SourceLoc,
 )
 from ankigen.package import guid_for, write_apkg
-
-MISSING_IMAGE = "AG108"
-UNSAFE_IMAGE = "AG109"
-READ_ERROR = "AG001"
-SAME_TITLE = "AG112"
 
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
 
@@ -154,15 +149,17 @@ class _Media:
         media: MediaFile | None = None
         if not target.is_relative_to(self.root):
             self._warn(
-                ref, UNSAFE_IMAGE, f"image {src!r} is outside the notes folder {display_path(self.root)}; not packaged"
+                ref,
+                codes.UNSAFE_IMAGE,
+                f"image {src!r} is outside the notes folder {display_path(self.root)}; not packaged",
             )
         elif not target.is_file():
-            self._warn(ref, MISSING_IMAGE, f"image {src!r} not found")
+            self._warn(ref, codes.MISSING_IMAGE, f"image {src!r} not found")
         else:
             try:
                 digest = hashlib.sha256(target.read_bytes()).hexdigest()[:12]
             except OSError as exc:
-                self._warn(ref, MISSING_IMAGE, f"image {src!r} cannot be read: {exc.strerror}")
+                self._warn(ref, codes.MISSING_IMAGE, f"image {src!r} cannot be read: {exc.strerror}")
             else:
                 stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", target.stem)[:40]
                 media = MediaFile(f"ankigen-{stem}-{digest}{target.suffix.lower()}", target)
@@ -170,7 +167,7 @@ class _Media:
         return media
 
     def _warn(self, ref: ImageRef, code: str, message: str) -> None:
-        self.diagnostics.append(Diagnostic(ref.loc, Severity.WARNING, code, message))
+        self.diagnostics.append(codes.diagnostic(code, ref.loc, message))
 
 
 def card_guid(book: Book, card: Card, occurrence: int) -> str:
@@ -183,7 +180,7 @@ def card_guid(book: Book, card: Card, occurrence: int) -> str:
     return guid_for(*parts)
 
 
-def render_book(book: Book, media: _Media, shown_path: str) -> list[DeckSpec]:
+def render_book(book: Book, media: _Media, shown_path: str, diagnostics: list[Diagnostic]) -> list[DeckSpec]:
     """Every non-empty section of a book as a DeckSpec, cards rendered to HTML."""
     specs: list[DeckSpec] = []
     seen: dict[str, int] = {}
@@ -208,13 +205,16 @@ def render_book(book: Book, media: _Media, shown_path: str) -> list[DeckSpec]:
                     files[found.path] = found
             key = card.explicit_id or ex.question_key(card.question)
             seen[key] = seen.get(key, 0) + 1
+            fields = render.render_fields(card, names)
+            if fields.unsafe:
+                diagnostics.append(codes.diagnostic(codes.UNSAFE_HTML, card.loc, "unsafe HTML removed from this card"))
             rendered.append(
                 RenderedCard(
                     guid=card_guid(book, card, seen[key]),
-                    question=render.question_html(card.question),
-                    answer=render.render_answer(card, names),
-                    resources=render.list_html(card.resources, "resources"),
-                    references=render.list_html(card.references, "references"),
+                    question=fields.question,
+                    answer=fields.answer,
+                    resources=fields.resources,
+                    references=fields.references,
                     source=f"{shown_path}:{card.loc.line}",
                     loc=card.loc,
                     title=key if not card.explicit_id else ex.question_key(card.question),
@@ -248,7 +248,7 @@ def _empty_notice(book: Book, shown: str) -> Diagnostic | None:
         return None
     names = ", ".join(empty)
     noun = "section" if len(empty) == 1 else "sections"
-    return Diagnostic(SourceLoc(shown, 1), Severity.NOTICE, "AG113", f"skipped {len(empty)} empty {noun}: {names}")
+    return codes.diagnostic(codes.EMPTY_SECTIONS, SourceLoc(shown, 1), f"skipped {len(empty)} empty {noun}: {names}")
 
 
 def plan(
@@ -274,28 +274,22 @@ def plan(
         try:
             extracted = ex.read_notes(path, shown)
         except AnkigenError as exc:
-            diagnostics.append(Diagnostic(exc.loc or SourceLoc(shown, 1), Severity.ERROR, READ_ERROR, exc.message))
+            diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
             continue
         diagnostics.extend(extracted.diagnostics)
         book = extracted.book
         if book is None or book.card_count == 0:
             continue
         if book.title in titles:
-            diagnostics.append(
-                Diagnostic(
-                    SourceLoc(shown, 1),
-                    Severity.ERROR,
-                    SAME_TITLE,
-                    f"the same book title {book.title!r} as {titles[book.title]}; rename one title",
-                )
-            )
+            message = f"the same book title {book.title!r} as {titles[book.title]}; rename one title"
+            diagnostics.append(codes.diagnostic(codes.SAME_TITLE, SourceLoc(shown, 1), message))
             continue
         titles[book.title] = shown
         books += 1
         notice = _empty_notice(book, shown)
         if notice:
             diagnostics.append(notice)
-        specs.extend(render_book(book, media, shown))
+        specs.extend(render_book(book, media, shown, diagnostics))
     return Plan(tuple(specs), tuple(_ordered(diagnostics)), len(files), books)
 
 

@@ -6,8 +6,10 @@ Exit codes: 0 success; 1 bad content (errors in notes, or warnings with ``--stri
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -120,6 +122,89 @@ def build(
     problems = [_plural(n, k) for n, k in ((errors, "error"), (warnings, "warning")) if n]
     stdout.print(summary + (f"; {', '.join(problems)}" if problems else ""), markup=False)
     if errors:
+        raise typer.Exit(1)
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+def _github_escape(text: str, *, property_value: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def _github_line(diagnostic: Diagnostic) -> str:
+    level = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.NOTICE: "notice"}[diagnostic.severity]
+    loc = diagnostic.loc
+    props = (
+        f"file={_github_escape(loc.path, property_value=True)},line={loc.line},col={loc.col},title={diagnostic.code}"
+    )
+    return f"::{level} {props}::{_github_escape(diagnostic.message)}"
+
+
+def _explain(code: str) -> None:
+    from ankigen.codes import CODES
+
+    found = CODES.get(code.upper())
+    if found is None:
+        print(f"error: unknown code {code!r}; the codes are {', '.join(CODES)}", file=sys.stderr)
+        raise typer.Exit(2)
+    print(f"{found.code} ({found.severity.value}): {found.summary}\n\n{found.explanation}")
+    raise typer.Exit()
+
+
+@app.command()
+def check(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Notes files, or folders searched for *.md. Default: seeds/.", show_default=False),
+    ] = None,
+    output_format: Annotated[Format, typer.Option("--format", help="text, json, or github (Actions annotations).")] = (
+        Format.text
+    ),
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")] = False,
+    root: Annotated[Path | None, typer.Option(help="Folder images may come from (as for build).")] = None,
+    explain: Annotated[
+        str | None, typer.Option("--explain", metavar="CODE", help="Explain a code (AG101…) and exit.")
+    ] = None,
+) -> None:
+    """Check notes without writing anything: every problem as file:line:col: severity code message."""
+    if explain:
+        _explain(explain)
+    from ankigen import build as pipeline
+
+    stdout, err = _consoles()
+    try:
+        planned = pipeline.plan(paths or [Path("seeds")], root=root)
+    except AnkigenError as exc:
+        _fail(err, exc)
+    errors, warnings = planned.count(Severity.ERROR), planned.count(Severity.WARNING)
+    if output_format is Format.json:
+        found = [
+            {
+                "path": d.loc.path,
+                "line": d.loc.line,
+                "col": d.loc.col,
+                "severity": d.severity.value,
+                "code": d.code,
+                "message": d.message,
+            }
+            for d in planned.diagnostics
+        ]
+        summary = {"files": planned.files, "books": planned.books, "cards": planned.cards, "errors": errors}
+        print(json.dumps({"diagnostics": found, "summary": {**summary, "warnings": warnings}}, indent=2))
+    elif output_format is Format.github:
+        for diagnostic in planned.diagnostics:
+            print(_github_line(diagnostic))
+    else:
+        for diagnostic in planned.diagnostics:
+            stdout.print(str(diagnostic), style=_STYLES[diagnostic.severity], markup=False)
+        problems = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+        stdout.print(f"Checked {_plural(planned.files, 'file')}, {_plural(planned.cards, 'card')}: {problems}")
+    if errors or (strict and warnings):
         raise typer.Exit(1)
 
 

@@ -13,20 +13,10 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup
 
+from ankigen import codes
 from ankigen.errors import ReadError
 from ankigen.fences import Fence, fence_open
 from ankigen.model import Book, Card, Diagnostic, Extracted, ImageRef, Section, Severity, SourceLoc
-
-# Codes are stable: they are documented in the README and shown by `ankigen check`.
-UNCLOSED_DETAILS = "AG101"
-NO_SUMMARY = "AG102"
-EMPTY_QUESTION = "AG103"
-EMPTY_ANSWER = "AG104"
-UNCLOSED_FENCE = "AG105"
-STRAY_CLOSE = "AG106"
-DUPLICATE_QUESTION = "AG107"
-NO_TITLE = "AG110"
-NO_CARDS = "AG111"
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$")
 _DETAILS_OPEN = re.compile(r"^\s*<details(?:\s[^>]*)?>\s*$", re.IGNORECASE)
@@ -192,8 +182,8 @@ class _Scanner:
     def loc(self, index: int) -> SourceLoc:
         return SourceLoc(self.path, index + 1)
 
-    def report(self, index: int, severity: Severity, code: str, message: str) -> None:
-        self.diagnostics.append(Diagnostic(self.loc(index), severity, code, message))
+    def report(self, index: int, code: str, message: str) -> None:
+        self.diagnostics.append(codes.diagnostic(code, self.loc(index), message))
 
     def _is_boundary(self, raw: str) -> bool:
         return bool(_DETAILS_OPEN.match(raw) or raw.startswith("## ") or raw.startswith("# "))
@@ -237,7 +227,7 @@ class _Scanner:
                 if fence.closed_by(text):
                     fence = None
                 elif _DETAILS_CLOSE.match(raw) and not self._fence_closes_later(index + 1, fence):
-                    self.report(fence_line, Severity.ERROR, UNCLOSED_FENCE, "code fence is never closed")
+                    self.report(fence_line, codes.UNCLOSED_FENCE, "code fence is never closed")
                     closed_at = index
                     break
                 elif _DETAILS_OPEN.match(raw) and not self._fence_closes_later(index + 1, fence):
@@ -264,8 +254,8 @@ class _Scanner:
             index += 1
         if closed_at is None:
             if fence is not None:
-                self.report(fence_line, Severity.ERROR, UNCLOSED_FENCE, "code fence is never closed")
-            self.report(start, Severity.ERROR, UNCLOSED_DETAILS, "<details> is never closed")
+                self.report(fence_line, codes.UNCLOSED_FENCE, "code fence is never closed")
+            self.report(start, codes.UNCLOSED_DETAILS, "<details> is never closed")
             return None, index
         next_index = closed_at + 1
         # Older files list a card's reference links after </details>: they belong to it.
@@ -284,16 +274,16 @@ class _Scanner:
             scan += 1
             next_index = scan
         if question is None:
-            self.report(start, Severity.ERROR, NO_SUMMARY, "<details> has no <summary> line")
+            self.report(start, codes.NO_SUMMARY, "<details> has no <summary> line")
             return None, next_index
         if not _plain(question):
-            self.report(start, Severity.ERROR, EMPTY_QUESTION, "the question (<summary>) is empty")
+            self.report(start, codes.EMPTY_QUESTION, "the question (<summary>) is empty")
             return None, next_index
         answer_lines, footer = split_footer(body)
         answer = _answer_markdown(answer_lines)
         references = tuple(footer.references + trailing)
         if not answer.strip() and not references and not footer.resources:
-            self.report(start, Severity.WARNING, EMPTY_ANSWER, "the answer is empty")
+            self.report(start, codes.EMPTY_ANSWER, "the answer is empty")
         return (
             Card(
                 question=question,
@@ -362,7 +352,7 @@ def extract(text: str, path: Path | str) -> Extracted:
                 (sections[-1].cards if sections else preamble).append(card)
             continue
         if _DETAILS_CLOSE.match(raw):
-            scanner.report(index, Severity.WARNING, STRAY_CLOSE, "</details> without a <details> above it")
+            scanner.report(index, codes.STRAY_CLOSE, "</details> without a <details> above it")
         elif cover is None and not seen_card and not sections:
             srcs = list(image_srcs(raw))
             if srcs:
@@ -371,7 +361,7 @@ def extract(text: str, path: Path | str) -> Extracted:
 
     if title is None:
         title = Path(shown).stem
-        scanner.report(0, Severity.WARNING, NO_TITLE, f"no '# ' title line; using the file name {title!r}")
+        scanner.report(0, codes.NO_TITLE, f"no '# ' title line; using the file name {title!r}")
     built: list[Section] = []
     if preamble:
         built.append(Section(title, None, None, None, SourceLoc(shown, preamble[0].loc.line), tuple(preamble)))
@@ -381,7 +371,7 @@ def extract(text: str, path: Path | str) -> Extracted:
     book = Book(title=title, path=Path(path), cover=cover, sections=tuple(built))
     _report_duplicates(book, scanner)
     if book.card_count == 0 and not any(d.severity is Severity.ERROR for d in scanner.diagnostics):
-        scanner.report(0, Severity.NOTICE, NO_CARDS, "no cards (<details> blocks) in this file")
+        scanner.report(0, codes.NO_CARDS, "no cards (<details> blocks) in this file")
     return Extracted(book, tuple(sorted(scanner.diagnostics, key=lambda d: d.loc)))
 
 
@@ -393,11 +383,8 @@ def _report_duplicates(book: Book, scanner: _Scanner) -> None:
             if key in first:
                 other = first[key]
                 scanner.diagnostics.append(
-                    Diagnostic(
-                        card.loc,
-                        Severity.WARNING,
-                        DUPLICATE_QUESTION,
-                        f"the same question as {other.loc} (both are kept)",
+                    codes.diagnostic(
+                        codes.DUPLICATE_QUESTION, card.loc, f"the same question as {other.loc} (both are kept)"
                     )
                 )
             else:

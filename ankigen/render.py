@@ -8,6 +8,7 @@ import html
 import re
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
 import markdown
@@ -22,6 +23,7 @@ from pygments.util import ClassNotFound
 
 from ankigen.fences import fence_open
 from ankigen.model import Card
+from ankigen.sanitize import sanitize
 
 # Bumped whenever the HTML a card renders to changes (part of the render cache key).
 RENDERER_VERSION = "1"
@@ -216,11 +218,20 @@ _STRONG = re.compile(r"(?<![\\*])\*\*(?=\S)(?P<text>.+?)(?<=\S)\*\*(?!\*)")
 _EMPHASIS = re.compile(r"(?<![\\*\w])\*(?=[^\s*])(?P<text>[^*]+?)(?<=\S)\*(?![*\w])")
 
 
+def _tex(tex: str) -> str:
+    """TeX inside HTML: no tags in it, entities the author wrote stay."""
+    return tex.replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _question_inline(text: str) -> str:
-    text = _DISPLAY_MATH.sub(lambda m: f'<span class="arithmatex">\\[{unwrap_equation(m.group("tex"))}\\]</span>', text)
+    text = _DISPLAY_MATH.sub(
+        lambda m: f'<span class="arithmatex">\\[{_tex(unwrap_equation(m.group("tex")))}\\]</span>', text
+    )
     parts = re.split(r'(<span class="arithmatex">.*?</span>)', text)
     for index in range(0, len(parts), 2):
-        piece = _INLINE_MATH.sub(lambda m: f'<span class="arithmatex">\\({m.group("tex")}\\)</span>', parts[index])
+        piece = _INLINE_MATH.sub(
+            lambda m: f'<span class="arithmatex">\\({_tex(m.group("tex"))}\\)</span>', parts[index]
+        )
         piece = _STRONG.sub(lambda m: f"<b>{m.group('text')}</b>", piece)
         parts[index] = _EMPHASIS.sub(lambda m: f"<i>{m.group('text')}</i>", piece)
     return "".join(parts)
@@ -269,3 +280,24 @@ def rewrite_images(fragment: str, media: Mapping[str, str]) -> str:
 def render_answer(card: Card, media: Mapping[str, str]) -> str:
     """The answer's HTML, images pointed at their media names."""
     return rewrite_images(markdown_html(card.answer), media) if card.answer else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """A card's HTML fields, sanitized; ``unsafe`` tells whether active content was removed."""
+
+    question: str
+    answer: str
+    resources: str
+    references: str
+    unsafe: bool
+
+
+def render_fields(card: Card, media: Mapping[str, str]) -> Fields:
+    """Render every field of a card and pass each through the sanitizer."""
+    question, unsafe_question = sanitize(rewrite_images(question_html(card.question), media))
+    answer, unsafe_answer = sanitize(render_answer(card, media))
+    resources, unsafe_resources = sanitize(list_html(card.resources, "resources"))
+    references, unsafe_references = sanitize(list_html(card.references, "references"))
+    unsafe = unsafe_question or unsafe_answer or unsafe_resources or unsafe_references
+    return Fields(question, answer, resources, references, unsafe)
