@@ -1,42 +1,34 @@
-"""The build: find notes -> extract -> render -> package. The one place that sequences the stages
-and gathers their diagnostics; the CLI only calls ``build()`` and prints what it returns.
+"""The build: find notes -> extract -> render -> package, one notes file per job, the jobs spread
+over the CPUs. The one place that sequences the stages and gathers their diagnostics; the CLI only
+calls ``build()`` (or ``plan()``) and prints what comes back.
+
+Packages are staged as temporary files by the jobs and renamed into place only once every job is
+done (and, with ``--strict``, only if nothing was found): a failed or killed build never leaves a
+half-written ``.apkg``, nor damages the decks of the previous build.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
+import multiprocessing
 import os
-import re
 import time
-import unicodedata
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from ankigen import codes, manifest, render
+from ankigen import codes, manifest
 from ankigen import extract as ex
+from ankigen.cache import RenderCache
+from ankigen.decks import MediaResolver, display_path, empty_notice, render_book
 from ankigen.errors import AnkigenError, UsageError
-from ankigen.model import (
-    Book,
-    Card,
-    DeckSpec,
-    Diagnostic,
-    ImageRef,
-    MediaFile,
-    RenderedCard,
-    Section,
-    Severity,
-    SourceLoc,
-)
-from ankigen.package import guid_for, write_apkg
-
-_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+from ankigen.model import Book, DeckSpec, Diagnostic, Severity, SourceLoc
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Everything a build will write, rendered, with what was found on the way."""
+    """Every deck a build would write, rendered, with what was found on the way."""
 
     decks: tuple[DeckSpec, ...]
     diagnostics: tuple[Diagnostic, ...]
@@ -63,14 +55,6 @@ def build_timestamp() -> float:
     if value <= 0:
         raise UsageError("SOURCE_DATE_EPOCH must be after 1970 (a time of 0 breaks Anki)")
     return float(value)
-
-
-def display_path(path: Path) -> str:
-    """A path as the user would write it: relative to the current folder when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def discover(paths: Sequence[Path]) -> list[Path]:
@@ -110,197 +94,183 @@ def default_root(paths: Sequence[Path]) -> Path:
     return start
 
 
-def slug(text: str) -> str:
-    """``Learning eBPF`` -> ``learning-ebpf``: ASCII, lowercase, for file names and tags."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "notes"
+def _book(
+    path: Path, shown: str, root: Path, cache_dir: Path | None
+) -> tuple[Book | None, list[Diagnostic], list[DeckSpec]]:
+    """One notes file read, extracted and rendered (through the cache)."""
+    diagnostics: list[Diagnostic] = []
+    try:
+        extracted = ex.read_notes(path, shown)
+    except AnkigenError as exc:
+        diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
+        return None, diagnostics, []
+    diagnostics.extend(extracted.diagnostics)
+    book = extracted.book
+    if book is None or book.card_count == 0:
+        return book, diagnostics, []
+    notice = empty_notice(book, shown)
+    if notice:
+        diagnostics.append(notice)
+    cache = RenderCache(cache_dir, path)
+    specs = render_book(book, MediaResolver(root, diagnostics), shown, diagnostics, cache)
+    cache.save()
+    return book, diagnostics, specs
 
 
-def section_label(section: Section, book: Book) -> str:
-    """``Chapter 01`` (zero-padded so Anki sorts chapters in order) or the section's own name."""
-    if section.number is None:
-        return section.name
-    widest = max(
-        [len(str(s.total)) for s in book.sections if s.total] + [len(str(s.number)) for s in book.sections if s.number],
-        default=2,
-    )
-    return f"Chapter {section.number:0{max(2, widest)}d}"
+def _same_title(shown: str, title: str, first: str) -> Diagnostic:
+    message = f"the same book title {title!r} as {first}; rename one title"
+    return codes.diagnostic(codes.SAME_TITLE, SourceLoc(shown, 1), message)
 
 
-def _deck_part(text: str) -> str:
-    return " ".join(text.replace("::", ":").split())
-
-
-@dataclass
-class _Media:
-    """Image sources resolved to packaged files, shared by a build so each file is hashed once."""
-
-    root: Path
-    diagnostics: list[Diagnostic]
-    by_path: dict[Path, MediaFile | None] = field(default_factory=dict)
-
-    def resolve(self, ref: ImageRef, notes_file: Path) -> MediaFile | None:
-        src = ref.src
-        if _REMOTE.match(src) and not src.lower().startswith("file:"):
-            return None
-        target = (notes_file.parent / src.split("#", 1)[0].split("?", 1)[0]).resolve()
-        if target in self.by_path:
-            return self.by_path[target]
-        media: MediaFile | None = None
-        if not target.is_relative_to(self.root):
-            self._warn(
-                ref,
-                codes.UNSAFE_IMAGE,
-                f"image {src!r} is outside the notes folder {display_path(self.root)}; not packaged",
-            )
-        elif not target.is_file():
-            self._warn(ref, codes.MISSING_IMAGE, f"image {src!r} not found")
-        else:
-            try:
-                digest = hashlib.sha256(target.read_bytes()).hexdigest()[:12]
-            except OSError as exc:
-                self._warn(ref, codes.MISSING_IMAGE, f"image {src!r} cannot be read: {exc.strerror}")
-            else:
-                stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", target.stem)[:40]
-                media = MediaFile(f"ankigen-{stem}-{digest}{target.suffix.lower()}", target)
-        self.by_path[target] = media
-        return media
-
-    def _warn(self, ref: ImageRef, code: str, message: str) -> None:
-        self.diagnostics.append(codes.diagnostic(code, ref.loc, message))
-
-
-def card_guid(book: Book, card: Card, occurrence: int) -> str:
-    """A note's GUID: the book title and the card's question (or its explicit id), never its answer
-    or position. The n-th repeat of a question in a book gets ``#n`` so both cards survive."""
-    identity = f"id:{card.explicit_id}" if card.explicit_id else ex.question_key(card.question)
-    parts = ["ankigen", " ".join(book.title.split()), identity]
-    if occurrence > 1:
-        parts.append(f"#{occurrence}")
-    return guid_for(*parts)
-
-
-def render_book(book: Book, media: _Media, shown_path: str, diagnostics: list[Diagnostic]) -> list[DeckSpec]:
-    """Every non-empty section of a book as a DeckSpec, cards rendered to HTML."""
-    specs: list[DeckSpec] = []
-    seen: dict[str, int] = {}
-    book_slug = slug(book.title)
-    cover = media.resolve(book.cover, book.path) if book.cover else None
-    for section in book.sections:
-        if not section.cards:
-            continue
-        label = section_label(section, book)
-        is_preamble = section.number is None and section.name == book.title and section is book.sections[0]
-        deck_name = _deck_part(book.title) if is_preamble else f"{_deck_part(book.title)}::{_deck_part(label)}"
-        files: dict[Path, MediaFile] = {}
-        if cover:
-            files[cover.path] = cover
-        rendered: list[RenderedCard] = []
-        for card in section.cards:
-            names: dict[str, str] = {}
-            for ref in card.images:
-                found = media.resolve(ref, book.path)
-                if found:
-                    names[ref.src] = found.name
-                    files[found.path] = found
-            key = card.explicit_id or ex.question_key(card.question)
-            seen[key] = seen.get(key, 0) + 1
-            fields = render.render_fields(card, names)
-            if fields.unsafe:
-                diagnostics.append(codes.diagnostic(codes.UNSAFE_HTML, card.loc, "unsafe HTML removed from this card"))
-            rendered.append(
-                RenderedCard(
-                    guid=card_guid(book, card, seen[key]),
-                    question=fields.question,
-                    answer=fields.answer,
-                    resources=fields.resources,
-                    references=fields.references,
-                    source=f"{shown_path}:{card.loc.line}",
-                    loc=card.loc,
-                    title=key if not card.explicit_id else ex.question_key(card.question),
-                )
-            )
-        cover_html = f'<img class="ag-cover" src="{html.escape(cover.name)}" alt="">' if cover else ""
-        description = (
-            f"{cover_html}<p><b>{html.escape(book.title)}</b></p><p>{html.escape(label)} · {len(rendered)} cards</p>"
-            "<p><small>Built by ankigen from "
-            f"{html.escape(shown_path)}</small></p>"
-        )
-        label_slug = "" if is_preamble else slug(label)
-        specs.append(
-            DeckSpec(
-                deck_name=deck_name,
-                book=book.title,
-                chapter=label,
-                description=description,
-                tags=("ankigen", f"ankigen::{book_slug}", f"ankigen::{book_slug}::{label_slug or 'book'}"),
-                cards=tuple(rendered),
-                media=tuple(files.values()),
-                filename=f"{book_slug}-{label_slug}.apkg" if label_slug else f"{book_slug}.apkg",
-            )
-        )
-    return specs
-
-
-def _empty_notice(book: Book, shown: str) -> Diagnostic | None:
-    empty = [section_label(s, book) for s in book.sections if not s.cards]
-    if not empty or book.card_count == 0:
-        return None
-    names = ", ".join(empty)
-    noun = "section" if len(empty) == 1 else "sections"
-    return codes.diagnostic(codes.EMPTY_SECTIONS, SourceLoc(shown, 1), f"skipped {len(empty)} empty {noun}: {names}")
-
-
-def plan(
-    paths: Sequence[Path],
-    *,
-    root: Path | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Plan:
-    """Read, extract and render every notes file under ``paths``; write nothing.
+def plan(paths: Sequence[Path], *, root: Path | None = None, cache_dir: Path | None = None) -> Plan:
+    """Read, extract and render every notes file under ``paths`` in this process; write nothing.
 
     Broken files are reported and left out; every good file still yields its decks.
     """
     files = discover(paths)
+    image_root = (root or default_root(paths)).resolve()
     diagnostics: list[Diagnostic] = []
-    media = _Media((root or default_root(paths)).resolve(), diagnostics)
     specs: list[DeckSpec] = []
-    books = 0
     titles: dict[str, str] = {}
     for path in files:
         shown = display_path(path)
-        if progress:
-            progress(shown)
-        try:
-            extracted = ex.read_notes(path, shown)
-        except AnkigenError as exc:
-            diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
-            continue
-        diagnostics.extend(extracted.diagnostics)
-        book = extracted.book
-        if book is None or book.card_count == 0:
+        book, found, decks = _book(path, shown, image_root, cache_dir)
+        diagnostics.extend(found)
+        if book is None or not decks:
             continue
         if book.title in titles:
-            message = f"the same book title {book.title!r} as {titles[book.title]}; rename one title"
-            diagnostics.append(codes.diagnostic(codes.SAME_TITLE, SourceLoc(shown, 1), message))
+            diagnostics.append(_same_title(shown, book.title, titles[book.title]))
             continue
         titles[book.title] = shown
-        books += 1
-        notice = _empty_notice(book, shown)
-        if notice:
-            diagnostics.append(notice)
-        specs.extend(render_book(book, media, shown, diagnostics))
-    return Plan(tuple(specs), tuple(_ordered(diagnostics)), len(files), books)
+        specs.extend(decks)
+    return Plan(tuple(specs), tuple(_ordered(diagnostics)), len(files), len(titles))
+
+
+# The parallel build: one job a notes file.
 
 
 @dataclass(frozen=True, slots=True)
-class Written:
-    """What a write did: packages written, stale ones removed, cards that left the notes."""
+class _Job:
+    path: Path
+    shown: str
+    root: Path
+    cache_dir: Path | None
+    out_dir: Path | None  # None: check only, write nothing
+    stamp: int
+    first_id: int
+    previous: Mapping[str, str]  # file name -> content digest of the package already in out_dir
 
-    packages: tuple[Path, ...]
-    removed: tuple[Path, ...]
-    gone: tuple[manifest.CardRecord, ...]
+
+@dataclass(frozen=True, slots=True)
+class StagedDeck:
+    """A package a job made: staged as a temporary file, or already in place and unchanged."""
+
+    filename: str
+    deck_name: str
+    cards: int
+    digest: str
+    staged: Path | None  # None: the package in the output folder already holds exactly this
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    shown: str
+    title: str | None
+    diagnostics: tuple[Diagnostic, ...]
+    decks: tuple[StagedDeck, ...]
+    records: tuple[manifest.CardRecord, ...]
+
+
+def _digest(spec: DeckSpec, stamp_part: str) -> str:
+    """What a package holds, so an unchanged one need not be written again."""
+    from ankigen.package import notetype_signature
+
+    parts = [notetype_signature(), stamp_part, spec.deck_name, spec.description, " ".join(spec.tags), spec.filename]
+    for card in spec.cards:
+        parts += [card.guid, card.question, card.answer, card.resources, card.references, card.source]
+    parts += [f"{m.name}\x1f{m.path}" for m in spec.media]
+    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
+
+
+def _run(job: _Job) -> _Outcome:
+    """One notes file, start to end: the unit of work of a build job."""
+    book, diagnostics, specs = _book(job.path, job.shown, job.root, job.cache_dir)
+    staged: list[StagedDeck] = []
+    records: list[manifest.CardRecord] = []
+    next_id = job.first_id
+    reproducible = bool(os.environ.get("SOURCE_DATE_EPOCH", "").strip())
+    for spec in specs:
+        # Under SOURCE_DATE_EPOCH the time is part of the bytes; otherwise an unchanged deck keeps
+        # the package (and older time) it already has, which Anki has or will take as it is.
+        digest = _digest(spec, str(job.stamp) if reproducible else "")
+        temp: Path | None = None
+        if job.out_dir is not None and not (
+            job.previous.get(spec.filename) == digest and (job.out_dir / spec.filename).is_file()
+        ):
+            from ankigen.package import stage_apkg
+
+            temp = stage_apkg(spec, job.out_dir / spec.filename, timestamp=job.stamp, first_id=next_id)
+        next_id += 2 * len(spec.cards) + 1
+        staged.append(StagedDeck(spec.filename, spec.deck_name, len(spec.cards), digest, temp))
+        records.extend(manifest.CardRecord(c.guid, c.title, spec.deck_name, c.source) for c in spec.cards)
+    title = book.title if book is not None and specs else None
+    return _Outcome(job.shown, title, tuple(diagnostics), tuple(staged), tuple(records))
+
+
+def _id_space(path: Path) -> int:
+    """Note and card ids a file may need: two per ``<details>`` it could hold, and one per deck."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return 1
+    return 2 * data.count(b"<details") + data.count(b"\n## ") + 2
+
+
+def default_jobs() -> int:
+    """The CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
+def _outcomes(jobs: list[_Job], workers: int, progress: Callable[[str], None] | None) -> Iterator[_Outcome]:
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            yield _run(job)
+            if progress:
+                progress(job.shown)
+        return
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix" else None)
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
+        for outcome in pool.map(_run, jobs):
+            yield outcome
+            if progress:
+                progress(outcome.shown)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """What a build found and did."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    decks: tuple[StagedDeck, ...]
+    files: int
+    books: int
+    written: tuple[Path, ...]  # packages written (renamed into place) by this build
+    unchanged: tuple[Path, ...]  # packages already in place with exactly this content
+    removed: tuple[Path, ...]  # packages of the previous build whose chapter is gone
+    gone: tuple[manifest.CardRecord, ...]  # cards of the previous build that left the notes
     timestamp: int
+    committed: bool  # False: nothing was written (check, or --strict with findings)
+
+    @property
+    def cards(self) -> int:
+        return sum(d.cards for d in self.decks)
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is severity)
 
 
 def _stamp(timestamp: float | None, previous: manifest.Manifest | None) -> int:
@@ -315,33 +285,137 @@ def _stamp(timestamp: float | None, previous: manifest.Manifest | None) -> int:
     return max(now, previous.timestamp + 1) if previous else now
 
 
-def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> Written:
-    """Write each planned deck as ``out_dir/<book>-<chapter>.apkg`` (temporary file, then rename),
-    remove the packages the previous build wrote that this one does not, and keep a manifest."""
-    _prepare_out_dir(out_dir)
-    previous = manifest.read(out_dir)
+def build(
+    paths: Sequence[Path],
+    out_dir: Path | None,
+    *,
+    root: Path | None = None,
+    jobs: int | None = None,
+    cache_dir: Path | None = None,
+    timestamp: float | None = None,
+    strict: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> BuildResult:
+    """Build one ``.apkg`` per non-empty chapter of every notes file under ``paths`` into
+    ``out_dir`` (``None``: only check). The output is the same whatever the number of jobs."""
+    files = discover(paths)
+    image_root = (root or default_root(paths)).resolve()
+    previous = None
+    created = out_dir is not None and not out_dir.exists()
+    if out_dir is not None:
+        _prepare_out_dir(out_dir)
+        previous = manifest.read(out_dir)
     stamp = _stamp(timestamp, previous)
-    written: list[Path] = []
+    known = {f.name: f.digest for f in previous.packages} if previous else {}
+    work: list[_Job] = []
     next_id = max(stamp * 1000, 1)
-    for spec in built.decks:
-        written.append(write_apkg(spec, out_dir / spec.filename, timestamp=stamp, first_id=next_id))
-        next_id += 2 * len(spec.cards) + 1
-    current = manifest.Manifest.of(built.decks, stamp)
+    for path in files:
+        work.append(_Job(path, display_path(path), image_root, cache_dir, out_dir, stamp, next_id, known))
+        next_id += _id_space(path)
+
+    diagnostics: list[Diagnostic] = []
+    decks: list[StagedDeck] = []
+    records: list[manifest.CardRecord] = []
+    titles: dict[str, str] = {}
+    discarded: list[Path] = []
+    try:
+        for outcome in _outcomes(work, jobs or default_jobs(), progress):
+            diagnostics.extend(outcome.diagnostics)
+            staged = [d.staged for d in outcome.decks if d.staged]
+            if outcome.title is None:
+                continue
+            if outcome.title in titles:
+                diagnostics.append(_same_title(outcome.shown, outcome.title, titles[outcome.title]))
+                discarded.extend(staged)
+                continue
+            titles[outcome.title] = outcome.shown
+            decks.extend(outcome.decks)
+            records.extend(outcome.records)
+    except BaseException:
+        _discard(out_dir, [d.staged for d in decks if d.staged] + discarded)
+        raise
+    _discard(out_dir, discarded)
+    ordered = tuple(_ordered(diagnostics))
+    failed_strict = strict and any(d.severity is Severity.WARNING for d in ordered)
+    if out_dir is None or failed_strict:
+        _discard(out_dir, [d.staged for d in decks if d.staged])
+        if created and out_dir is not None and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # leave no trace of a build that wrote nothing
+        return BuildResult(ordered, tuple(decks), len(files), len(titles), (), (), (), (), stamp, False)
+
+    written = [_commit(d.staged, out_dir / d.filename) for d in decks if d.staged]
+    unchanged = [out_dir / d.filename for d in decks if not d.staged]
+    removed, gone = _finish(out_dir, previous, stamp, decks, records)
+    return BuildResult(
+        ordered, tuple(decks), len(files), len(titles), tuple(written), tuple(unchanged), removed, gone, stamp, True
+    )
+
+
+def _finish(
+    out_dir: Path,
+    previous: manifest.Manifest | None,
+    stamp: int,
+    decks: Sequence[StagedDeck],
+    records: Sequence[manifest.CardRecord],
+) -> tuple[tuple[Path, ...], tuple[manifest.CardRecord, ...]]:
+    """Remove the previous build's packages whose chapter is gone, find the cards that left the
+    notes, and record this build in the manifest."""
     removed: list[Path] = []
     gone: tuple[manifest.CardRecord, ...] = ()
     if previous:
-        for name in sorted(set(previous.files) - set(current.files)):
-            stale = out_dir / name
-            if Path(name).name == name and name.endswith(".apkg") and stale.is_file():
+        names = {d.filename for d in decks}
+        for old in previous.packages:
+            stale = out_dir / old.name
+            if (
+                old.name not in names
+                and Path(old.name).name == old.name
+                and stale.suffix == ".apkg"
+                and stale.is_file()
+            ):
                 stale.unlink()
                 removed.append(stale)
-        now = {card.guid for card in current.cards}
+        now = {record.guid for record in records}
         gone = tuple(card for card in previous.cards if card.guid not in now)
-    manifest.write(out_dir, current)
-    return Written(tuple(written), tuple(removed), gone, stamp)
+    packages = tuple(manifest.PackageRecord(d.filename, d.digest) for d in decks)
+    manifest.write(out_dir, manifest.Manifest(stamp, packages, tuple(records)))
+    return tuple(removed), gone
 
 
-def _ordered(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+def _commit(staged: Path, target: Path) -> Path:
+    os.replace(staged, target)
+    return target
+
+
+def _discard(out_dir: Path | None, staged: Sequence[Path | None]) -> None:
+    for path in staged:
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> BuildResult:
+    """Write planned decks (tests and tools that plan in-process): same layout as ``build()``."""
+    from ankigen.package import stage_apkg
+
+    _prepare_out_dir(out_dir)
+    previous = manifest.read(out_dir)
+    stamp = _stamp(timestamp, previous)
+    next_id = max(stamp * 1000, 1)
+    written: list[Path] = []
+    decks: list[StagedDeck] = []
+    records: list[manifest.CardRecord] = []
+    for spec in built.decks:
+        temp = stage_apkg(spec, out_dir / spec.filename, timestamp=stamp, first_id=next_id)
+        written.append(_commit(temp, out_dir / spec.filename))
+        next_id += 2 * len(spec.cards) + 1
+        decks.append(StagedDeck(spec.filename, spec.deck_name, len(spec.cards), _digest(spec, str(stamp)), None))
+        records.extend(manifest.CardRecord(c.guid, c.title, spec.deck_name, c.source) for c in spec.cards)
+    removed, gone = _finish(out_dir, previous, stamp, decks, records)
+    return BuildResult(
+        built.diagnostics, tuple(decks), built.files, built.books, tuple(written), (), removed, gone, stamp, True
+    )
+
+
+def _ordered(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=lambda d: (d.loc.path, d.loc.line, d.code))
 
 

@@ -70,54 +70,80 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+Paths = Annotated[
+    list[Path] | None,
+    typer.Argument(help="Notes files, or folders searched for *.md. Default: seeds/.", show_default=False),
+]
+Root = Annotated[
+    Path | None,
+    typer.Option(help="Folder images may come from. Default: the notes' git work tree, else the current folder."),
+]
+Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel jobs. Default: the number of CPUs.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Render every card again; read and write no cache.")]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(help="Render cache folder (safe to delete). Default: $ANKIGEN_CACHE_DIR or ~/.cache/ankigen."),
+]
+
+
+def _cache(no_cache: bool, cache_dir: Path | None) -> Path | None:
+    if no_cache:
+        return None
+    from ankigen.cache import default_dir
+
+    return cache_dir or default_dir()
+
+
 @app.command()
 def build(
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Notes files, or folders searched for *.md. Default: seeds/.", show_default=False),
-    ] = None,
+    paths: Paths = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the .apkg files.")] = Path("dist"),
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail (exit 1) on warnings too; write nothing then.")
     ] = False,
-    root: Annotated[
-        Path | None,
-        typer.Option(help="Folder images may come from. Default: the notes' git work tree, else the current folder."),
-    ] = None,
+    root: Root = None,
+    jobs: Jobs = None,
+    no_cache: NoCache = False,
+    cache_dir: CacheDir = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings, errors and the summary.")] = False,
 ) -> None:
     """Build one Anki package (.apkg) per chapter of each notes file."""
     from ankigen import build as pipeline
 
     stdout, err = _consoles()
-    sources = paths or [Path("seeds")]
     try:
-        planned = pipeline.plan(sources, root=root)
-        _print_diagnostics(err, planned.diagnostics, quiet=quiet)
-        errors = planned.count(Severity.ERROR)
-        warnings = planned.count(Severity.WARNING)
-        if strict and warnings:
-            err.print(f"--strict: {_plural(warnings, 'warning')}; nothing written", style="bold red")
-            raise typer.Exit(1)
-        written = pipeline.write(planned, out)
+        result = pipeline.build(
+            paths or [Path("seeds")],
+            out,
+            root=root,
+            jobs=jobs,
+            cache_dir=_cache(no_cache, cache_dir),
+            strict=strict,
+        )
     except AnkigenError as exc:
         _fail(err, exc)
     except OSError as exc:
         _fail(err, AnkigenError(f"{exc.filename or out}: {exc.strerror or exc}"))
-    for stale in written.removed:
+    _print_diagnostics(err, result.diagnostics, quiet=quiet)
+    errors, warnings = result.count(Severity.ERROR), result.count(Severity.WARNING)
+    if not result.committed:
+        err.print(f"--strict: {_plural(warnings, 'warning')}; nothing written", style="bold red")
+        raise typer.Exit(1)
+    for stale in result.removed:
         err.print(f"removed {stale}: the notes no longer have this chapter", style="dim", markup=False)
-    if written.gone:
+    if result.gone:
         err.print(
-            f"{_plural(len(written.gone), 'card')} left the notes since the last build; Anki keeps "
+            f"{_plural(len(result.gone), 'card')} left the notes since the last build; Anki keeps "
             "imported cards, so delete these by hand if you no longer want them:",
             style="yellow",
             markup=False,
         )
-        for card in written.gone:
+        for card in result.gone:
             err.print(f"  {card.deck}: {card.question}  (was {card.source})", style="yellow", markup=False)
+    unchanged = f", {len(result.unchanged)} unchanged" if result.unchanged else ""
     summary = (
-        f"Wrote {_plural(len(written.packages), 'deck')} ({_plural(planned.cards, 'card')}) "
-        f"from {_plural(planned.books, 'book')} to {out}/"
+        f"Wrote {_plural(len(result.written), 'deck')}{unchanged} ({_plural(result.cards, 'card')}) "
+        f"from {_plural(result.books, 'book')} to {out}/"
     )
     problems = [_plural(n, k) for n, k in ((errors, "error"), (warnings, "warning")) if n]
     stdout.print(summary + (f"; {', '.join(problems)}" if problems else ""), markup=False)
@@ -158,15 +184,15 @@ def _explain(code: str) -> None:
 
 @app.command()
 def check(
-    paths: Annotated[
-        list[Path] | None,
-        typer.Argument(help="Notes files, or folders searched for *.md. Default: seeds/.", show_default=False),
-    ] = None,
+    paths: Paths = None,
     output_format: Annotated[Format, typer.Option("--format", help="text, json, or github (Actions annotations).")] = (
         Format.text
     ),
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")] = False,
-    root: Annotated[Path | None, typer.Option(help="Folder images may come from (as for build).")] = None,
+    root: Root = None,
+    jobs: Jobs = None,
+    no_cache: NoCache = False,
+    cache_dir: CacheDir = None,
     explain: Annotated[
         str | None, typer.Option("--explain", metavar="CODE", help="Explain a code (AG101…) and exit.")
     ] = None,
@@ -178,7 +204,9 @@ def check(
 
     stdout, err = _consoles()
     try:
-        planned = pipeline.plan(paths or [Path("seeds")], root=root)
+        planned = pipeline.build(
+            paths or [Path("seeds")], None, root=root, jobs=jobs, cache_dir=_cache(no_cache, cache_dir)
+        )
     except AnkigenError as exc:
         _fail(err, exc)
     errors, warnings = planned.count(Severity.ERROR), planned.count(Severity.WARNING)

@@ -6,6 +6,7 @@ becomes a Diagnostic with a ``file:line``. See ``../shared/FORMAT.md`` for the v
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from bs4 import BeautifulSoup
 from ankigen import codes
 from ankigen.errors import ReadError
 from ankigen.fences import Fence, fence_open
+from ankigen.htmltags import HTML_TAGS
 from ankigen.model import Book, Card, Diagnostic, Extracted, ImageRef, Section, Severity, SourceLoc
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.*?)[ \t#]*$")
@@ -276,7 +278,7 @@ class _Scanner:
         if question is None:
             self.report(start, codes.NO_SUMMARY, "<details> has no <summary> line")
             return None, next_index
-        if not _plain(question):
+        if not plain_text(question):
             self.report(start, codes.EMPTY_QUESTION, "the question (<summary>) is empty")
             return None, next_index
         answer_lines, footer = split_footer(body)
@@ -293,20 +295,36 @@ class _Scanner:
                 images=tuple(images),
                 loc=self.loc(start),
                 explicit_id=explicit_id,
+                key=question_key(question),
             ),
             next_index,
         )
 
 
-def _plain(html: str) -> str:
-    """The visible text of a fragment, whitespace folded (for identity and emptiness)."""
-    text = BeautifulSoup(html, "html.parser").get_text() if ("<" in html or "&" in html) else html
-    return " ".join(text.split())
+_ANY_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9._:-]*)[^<>]*>")
+_BLOCK_TAGS = frozenset({"br", "p", "div", "li", "hr", "tr", "td", "th"})
+
+
+def _tag_text(match: re.Match[str]) -> str:
+    name = match.group(1).lower()
+    if name in _BLOCK_TAGS:
+        return " "
+    return "" if name in HTML_TAGS else match.group(0)
+
+
+def plain_text(fragment: str) -> str:
+    """The visible text of an HTML fragment, whitespace folded: HTML tags dropped, entities
+    decoded, and anything that only looks like a tag (``vector<int>``) kept as text."""
+    if "<" in fragment:
+        fragment = _ANY_TAG.sub(_tag_text, fragment)
+    if "&" in fragment:
+        fragment = html.unescape(fragment)
+    return " ".join(fragment.split())
 
 
 def question_key(question: str) -> str:
     """What identifies a card inside its book: its question's visible text, whitespace folded."""
-    return _plain(question.replace("`", ""))
+    return plain_text(question.replace("`", ""))
 
 
 @dataclass
@@ -379,7 +397,7 @@ def _report_duplicates(book: Book, scanner: _Scanner) -> None:
     first: dict[str, Card] = {}
     for section in book.sections:
         for card in section.cards:
-            key = card.explicit_id or question_key(card.question)
+            key = card.explicit_id or card.key
             if key in first:
                 other = first[key]
                 scanner.diagnostics.append(

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ankigen.model import DeckSpec
-
 MANIFEST_NAME = ".ankigen-manifest.json"
-_VERSION = 1
+_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +25,18 @@ class CardRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PackageRecord:
+    """A package a build wrote, and a digest of what it holds."""
+
+    name: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
 class Manifest:
     timestamp: int
-    files: tuple[str, ...]
+    packages: tuple[PackageRecord, ...]
     cards: tuple[CardRecord, ...]
-
-    @classmethod
-    def of(cls, decks: tuple[DeckSpec, ...], timestamp: int) -> Manifest:
-        """The manifest of a build."""
-        cards = tuple(
-            CardRecord(card.guid, card.title, deck.deck_name, card.source) for deck in decks for card in deck.cards
-        )
-        return cls(timestamp, tuple(deck.filename for deck in decks), cards)
 
 
 def read(out_dir: Path) -> Manifest | None:
@@ -50,8 +48,8 @@ def read(out_dir: Path) -> Manifest | None:
         cards = tuple(
             CardRecord(str(g), str(c["question"]), str(c["deck"]), str(c["source"])) for g, c in data["cards"].items()
         )
-        files = tuple(str(name) for name in data["files"])
-        return Manifest(int(data["timestamp"]), files, cards)
+        packages = tuple(PackageRecord(str(name), str(digest)) for name, digest in data["packages"].items())
+        return Manifest(int(data["timestamp"]), packages, cards)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
@@ -61,7 +59,7 @@ def write(out_dir: Path, manifest: Manifest) -> None:
     data = {
         "version": _VERSION,
         "timestamp": manifest.timestamp,
-        "files": sorted(manifest.files),
+        "packages": {p.name: p.digest for p in manifest.packages},
         "cards": {c.guid: {"question": c.question, "deck": c.deck, "source": c.source} for c in manifest.cards},
     }
     text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

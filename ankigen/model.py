@@ -56,7 +56,8 @@ class Card:
     references: tuple[str, ...]  # Markdown, one per list item
     images: tuple[ImageRef, ...]
     loc: SourceLoc  # the <details> line
-    explicit_id: str | None = None  # <!-- ankigen-id: ... --> written by the user
+    explicit_id: str | None = None  # <!-- id: NAME --> written by the user
+    key: str = ""  # the question's visible text, whitespace folded: its identity in the book
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +92,17 @@ class Extracted:
 
     book: Book | None
     diagnostics: tuple[Diagnostic, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Fields:
+    """A card's HTML fields, sanitized; ``unsafe`` tells whether active content was removed."""
+
+    question: str
+    answer: str
+    resources: str
+    references: str
+    unsafe: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -128,17 +128,34 @@ def _collection_bytes(spec: DeckSpec, timestamp: float, ids: Iterator[int]) -> b
         deck.add_note(_Note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
     with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
         db_path = Path(tmp) / "collection.anki2"
+        db_path.write_bytes(_empty_collection())
         conn = sqlite3.connect(db_path)
         try:
-            genanki.Package(deck).write_to_db(conn.cursor(), timestamp, ids)
+            deck.write_to_db(conn.cursor(), timestamp, ids)
             conn.commit()
         finally:
             conn.close()
         return db_path.read_bytes()
 
 
-def write_apkg(spec: DeckSpec, out_path: Path, *, timestamp: float, first_id: int) -> Path:
-    """Write one deck as a deflate-compressed ``.apkg``: to a temporary file, then renamed.
+@lru_cache(maxsize=1)
+def _empty_collection() -> bytes:
+    """genanki's empty collection (schema and ``col`` row), made once: what ``Package.write_to_db``
+    would build again for every package."""
+    with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
+        db_path = Path(tmp) / "empty.anki2"
+        conn = sqlite3.connect(db_path)
+        try:
+            genanki.Package([]).write_to_db(conn.cursor(), 0, iter(()))
+            conn.commit()
+        finally:
+            conn.close()
+        return db_path.read_bytes()
+
+
+def stage_apkg(spec: DeckSpec, out_path: Path, *, timestamp: float, first_id: int) -> Path:
+    """Write one deck as a deflate-compressed ``.apkg`` into a temporary file beside ``out_path``
+    and return it; renaming it into place is the caller's (``os.replace`` is atomic).
 
     Notes and cards take ids counting up from ``first_id``; ``timestamp`` (seconds) is every
     note's and the notetype's modification time and the zip entries' time.
@@ -158,8 +175,20 @@ def write_apkg(spec: DeckSpec, out_path: Path, *, timestamp: float, first_id: in
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, out_path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    return Path(tmp_name)
+
+
+def write_apkg(spec: DeckSpec, out_path: Path, *, timestamp: float, first_id: int) -> Path:
+    """Write one deck to ``out_path``: staged as a temporary file, then renamed into place."""
+    os.replace(stage_apkg(spec, out_path, timestamp=timestamp, first_id=first_id), out_path)
     return out_path
+
+
+def notetype_signature() -> str:
+    """A digest of the notetype as packaged: a change to its CSS or templates changes every deck."""
+    model = notetype()
+    parts = [str(MODEL_ID), MODEL_NAME, *FIELD_NAMES, model.css, *(t["qfmt"] + t["afmt"] for t in model.templates)]
+    return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()

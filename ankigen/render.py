@@ -8,7 +8,6 @@ import html
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 
 import markdown
@@ -22,7 +21,7 @@ from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
 from ankigen.fences import fence_open
-from ankigen.model import Card
+from ankigen.model import Card, Fields
 from ankigen.sanitize import sanitize
 
 # Bumped whenever the HTML a card renders to changes (part of the render cache key).
@@ -189,22 +188,38 @@ def _new_markdown() -> markdown.Markdown:
 _MD = _new_markdown()
 
 
-def markdown_html(text: str) -> str:
-    """Block Markdown -> HTML, with our fences, tables, math and autolinks."""
+# Markdown text that can carry the author's own HTML, entities or link targets into the output;
+# without any of these, Python-Markdown and Pygments produce only their own, safe markup.
+_AUTHOR_MARKUP = re.compile(r"[<&]|\]\s*[(:]|script:|data:", re.IGNORECASE)
+
+
+def convert(text: str) -> tuple[str, bool]:
+    """Block Markdown -> HTML, with our fences, tables, math and autolinks; and whether the text
+    outside code blocks holds markup of the author's that must go through the sanitizer."""
     source, blocks = _take_blocks(text) if "\n" in text else (text, [])
     assert _BLOCKS.stash is not None
     _BLOCKS.stash.blocks = blocks
-    return _MD.reset().convert(source)
+    return _MD.reset().convert(source), bool(_AUTHOR_MARKUP.search(source))
+
+
+def markdown_html(text: str) -> str:
+    """Block Markdown -> HTML, with our fences, tables, math and autolinks."""
+    return convert(text)[0]
 
 
 _PARAGRAPH = re.compile(r"^<p>(.*)</p>$", re.DOTALL)
 _PLAIN_INLINE = re.compile(r"[\[\]*_`<>&$~\\!]|https?://|www\.")
 
 
+_BARE_URL = re.compile(r"https?://[\w.-]+(?:/[\w./%~+-]*)?")
+
+
 def inline_html(text: str) -> str:
     """One line of inline Markdown (a resource, a reference) -> HTML without the ``<p>``."""
     if not _PLAIN_INLINE.search(text):
         return html.escape(text, quote=False)
+    if _BARE_URL.fullmatch(text):
+        return f'<a href="{text}">{text}</a>'
     rendered = markdown_html(text)
     match = _PARAGRAPH.match(rendered)
     return match.group(1) if match else rendered
@@ -282,21 +297,17 @@ def render_answer(card: Card, media: Mapping[str, str]) -> str:
     return rewrite_images(markdown_html(card.answer), media) if card.answer else ""
 
 
-@dataclass(frozen=True, slots=True)
-class Fields:
-    """A card's HTML fields, sanitized; ``unsafe`` tells whether active content was removed."""
-
-    question: str
-    answer: str
-    resources: str
-    references: str
-    unsafe: bool
+def _safe_answer(card: Card, media: Mapping[str, str]) -> tuple[str, bool]:
+    if not card.answer:
+        return "", False
+    rendered, authored = convert(card.answer)
+    return sanitize(rewrite_images(rendered, media)) if authored else (rendered, False)
 
 
 def render_fields(card: Card, media: Mapping[str, str]) -> Fields:
     """Render every field of a card and pass each through the sanitizer."""
     question, unsafe_question = sanitize(rewrite_images(question_html(card.question), media))
-    answer, unsafe_answer = sanitize(render_answer(card, media))
+    answer, unsafe_answer = _safe_answer(card, media)
     resources, unsafe_resources = sanitize(list_html(card.resources, "resources"))
     references, unsafe_references = sanitize(list_html(card.references, "references"))
     unsafe = unsafe_question or unsafe_answer or unsafe_resources or unsafe_references

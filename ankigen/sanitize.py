@@ -8,26 +8,8 @@ import re
 
 import nh3
 
-ALLOWED_TAGS = frozenset(
-    {
-        "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "col", "colgroup", "dd", "del",
-        "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5",
-        "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s", "samp", "small",
-        "span", "strike", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th",
-        "thead", "tr", "tt", "u", "ul", "var",
-    }
-)  # fmt: skip
-# Real HTML elements that are not allowed: removed (with their content for the active ones).
-_OTHER_HTML = frozenset(
-    {
-        "applet", "area", "audio", "base", "body", "button", "canvas", "center", "embed", "font", "form",
-        "frame", "frameset", "head", "html", "iframe", "input", "label", "link", "map", "math", "meta",
-        "noscript", "object", "option", "param", "picture", "script", "select", "source", "style", "svg",
-        "template", "textarea", "title", "track", "video", "wbr", "address", "article", "aside", "bdi",
-        "bdo", "big", "data", "dialog", "footer", "header", "legend", "fieldset", "main", "menu", "meter",
-        "nav", "output", "progress", "rp", "rt", "ruby", "section", "slot", "time", "nobr",
-    }
-)  # fmt: skip
+from ankigen.htmltags import ALLOWED_TAGS, HTML_TAGS
+
 _ACTIVE = {"script", "style", "iframe", "object", "embed", "applet", "frame", "frameset", "noscript", "template"}
 
 _CLEANER = nh3.Cleaner(
@@ -64,7 +46,7 @@ def escape_non_tags(fragment: str) -> str:
 
     def keep_or_escape(match: re.Match[str]) -> str:
         name = match.group(2).lower()
-        if name in ALLOWED_TAGS or name in _OTHER_HTML:
+        if name in HTML_TAGS:
             return match.group(0)
         return match.group(0).replace("<", "&lt;").replace(">", "&gt;")
 

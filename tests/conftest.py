@@ -26,6 +26,18 @@ def corpus_or_skip() -> Path:
     pytest.skip("no ../shared/corpus beside this clone")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _render_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterable[None]:
+    """Tests (and the builds they start) keep their render cache in a temporary folder."""
+    previous = os.environ.get("ANKIGEN_CACHE_DIR")
+    os.environ["ANKIGEN_CACHE_DIR"] = str(tmp_path_factory.mktemp("render-cache"))
+    yield
+    if previous is None:
+        del os.environ["ANKIGEN_CACHE_DIR"]
+    else:
+        os.environ["ANKIGEN_CACHE_DIR"] = previous
+
+
 @dataclass
 class Imported:
     """A real Anki collection and the logs of the packages imported into it."""

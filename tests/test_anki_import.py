@@ -15,7 +15,7 @@ from .rawcheck import pre_texts, raw_markdown
 
 def test_seed_imports_into_anki(tmp_path: Path, anki_collection: AnkiCollection) -> None:
     planned = pipeline.plan([SEEDS])
-    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).packages
+    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written
     assert sorted(p.name for p in written) == ["learning-ebpf-chapter-01.apkg", "learning-ebpf-chapter-02.apkg"]
 
     imported = anki_collection.import_packages(written)
@@ -91,7 +91,7 @@ def test_whole_corpus_imports_with_every_card_and_nothing_raw(tmp_path: Path, an
     errors = [str(d) for d in planned.diagnostics if d.severity.value == "error"]
     # The one real break in the corpus: a fence opened and never closed, reported at its line.
     assert len(errors) == 1 and "9783967309003.md:1431:1: error AG105" in errors[0]
-    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).packages
+    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written
     imported = anki_collection.import_packages(written)
     assert imported.new == details
     assert imported.problems() == {}

@@ -19,7 +19,7 @@ from .conftest import SEED, TIMESTAMP, AnkiCollection
 DAY = 86400
 
 
-def build(notes: Path, out: Path, timestamp: float | None) -> pipeline.Written:
+def build(notes: Path, out: Path, timestamp: float | None) -> pipeline.BuildResult:
     return pipeline.write(pipeline.plan([notes]), out, timestamp=timestamp)
 
 
@@ -72,7 +72,7 @@ def test_rebuild_after_edits_keeps_progress_and_applies_every_edit(
     original = notes / "learning-ebpf.md"
     original.write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
     first = build(notes, tmp_path / "dist", TIMESTAMP)
-    col = anki_collection.import_packages(first.packages).col
+    col = anki_collection.import_packages(first.written).col
     assert col.note_count() == 9
     before = review(col, 5)
     assert all(s[4] == 1 and s[0] == 1 for s in before.values())
@@ -110,7 +110,7 @@ def test_rebuild_after_edits_keeps_progress_and_applies_every_edit(
     finally:
         package.notetype.cache_clear()
 
-    imported = anki_collection.import_packages(second.packages)
+    imported = anki_collection.import_packages(second.written)
     log = imported.logs
     assert sum(len(entry.new) for entry in log) == 1
     assert sum(len(entry.updated) for entry in log) == 9
@@ -151,7 +151,7 @@ def test_question_edit_is_a_new_card_unless_it_has_an_explicit_id(
         + card.format(q="Kept question?", id="<!-- id: kept -->"),
         encoding="utf-8",
     )
-    col = anki_collection.import_packages(build(notes, tmp_path / "dist", TIMESTAMP).packages).col
+    col = anki_collection.import_packages(build(notes, tmp_path / "dist", TIMESTAMP).written).col
     path.write_text(
         "# Book\n## Chapter 1/1\n"
         + card.format(q="Plain question, reworded?", id="")
@@ -159,7 +159,7 @@ def test_question_edit_is_a_new_card_unless_it_has_an_explicit_id(
         encoding="utf-8",
     )
     written = build(notes, tmp_path / "dist", TIMESTAMP + DAY)
-    imported = anki_collection.import_packages(written.packages)
+    imported = anki_collection.import_packages(written.written)
     assert sum(len(entry.new) for entry in imported.logs) == 1  # only the reworded plain question
     assert col.note_count() == 3
     assert note_by_question(col, "Kept question, reworded?")
@@ -181,7 +181,7 @@ def test_same_question_twice_keeps_both_with_stable_guids(tmp_path: Path, anki_c
     guids = [c.guid for c in planned.decks[0].cards]
     assert len(set(guids)) == 2
     assert [c.guid for c in pipeline.plan([notes]).decks[0].cards] == guids
-    imported = anki_collection.import_packages(pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).packages)
+    imported = anki_collection.import_packages(pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written)
     assert imported.new == 2
 
 
@@ -193,7 +193,7 @@ def test_stale_packages_removed_and_gone_cards_reported(tmp_path: Path) -> None:
     path.write_text("# Book\n## Chapter 1/2\n" + card.format(q="One?") + "## Chapter 2/2\n" + card.format(q="Two?"))
     out = tmp_path / "dist"
     first = build(notes, out, TIMESTAMP)
-    assert sorted(p.name for p in first.packages) == ["book-chapter-01.apkg", "book-chapter-02.apkg"]
+    assert sorted(p.name for p in first.written) == ["book-chapter-01.apkg", "book-chapter-02.apkg"]
     (out / "mine.apkg").write_bytes(b"a user's own file")
     path.write_text("# Book\n## Chapter 1/2\n" + card.format(q="One?") + "## Chapter 2/2\n")
     second = build(notes, out, TIMESTAMP + 1)
@@ -215,11 +215,11 @@ def test_rebuild_in_the_same_second_is_still_newer(
     card = "<details>\n<summary>Q?</summary>\n\n> {a}\n</details>\n"
     path.write_text("# Book\n" + card.format(a="before"))
     first = build(notes, tmp_path / "dist", None)
-    col = anki_collection.import_packages(first.packages).col
+    col = anki_collection.import_packages(first.written).col
     path.write_text("# Book\n" + card.format(a="after"))
     second = build(notes, tmp_path / "dist", None)
     assert second.timestamp == first.timestamp + 1
-    imported = anki_collection.import_packages(second.packages)
+    imported = anki_collection.import_packages(second.written)
     assert sum(len(entry.updated) for entry in imported.logs) == 1
     assert note_by_question(col, "Q?")["Answer"] == "<p>after</p>"
 
@@ -234,8 +234,8 @@ def test_source_date_epoch_builds_are_byte_identical(tmp_path: Path, monkeypatch
     first = build(notes, tmp_path / "a", None)
     second = build(notes, tmp_path / "b", None)
     assert first.timestamp == second.timestamp == 1767225600
-    assert len(first.packages) == 2
-    for a, b in zip(first.packages, second.packages, strict=True):
+    assert len(first.written) == 2
+    for a, b in zip(first.written, second.written, strict=True):
         assert a.name == b.name
         assert filecmp.cmp(a, b, shallow=False), a.name
     assert filecmp.cmp(

@@ -1,0 +1,191 @@
+"""Book -> DeckSpecs: deck names, file names, note GUIDs, media, and the rendered fields of every
+card (through the render cache). Pure but for reading image files and the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ankigen import codes
+from ankigen.cache import RenderCache, card_key
+from ankigen.model import (
+    Book,
+    Card,
+    DeckSpec,
+    Diagnostic,
+    Fields,
+    ImageRef,
+    MediaFile,
+    RenderedCard,
+    Section,
+    SourceLoc,
+)
+from ankigen.package import guid_for
+
+_REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
+
+
+def display_path(path: Path) -> str:
+    """A path as the user would write it: relative to the current folder when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def slug(text: str) -> str:
+    """``Learning eBPF`` -> ``learning-ebpf``: ASCII, lowercase, for file names and tags."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "notes"
+
+
+def section_label(section: Section, book: Book) -> str:
+    """``Chapter 01`` (zero-padded so Anki sorts chapters in order) or the section's own name."""
+    if section.number is None:
+        return section.name
+    widest = max(
+        [len(str(s.total)) for s in book.sections if s.total] + [len(str(s.number)) for s in book.sections if s.number],
+        default=2,
+    )
+    return f"Chapter {section.number:0{max(2, widest)}d}"
+
+
+def _deck_part(text: str) -> str:
+    return " ".join(text.replace("::", ":").split())
+
+
+@dataclass
+class MediaResolver:
+    """Image sources resolved to packaged files, shared by a build so each file is hashed once."""
+
+    root: Path
+    diagnostics: list[Diagnostic]
+    by_path: dict[Path, MediaFile | None] = field(default_factory=dict)
+
+    def resolve(self, ref: ImageRef, notes_file: Path) -> MediaFile | None:
+        src = ref.src
+        if _REMOTE.match(src) and not src.lower().startswith("file:"):
+            return None
+        target = (notes_file.parent / src.split("#", 1)[0].split("?", 1)[0]).resolve()
+        if target in self.by_path:
+            return self.by_path[target]
+        media: MediaFile | None = None
+        if not target.is_relative_to(self.root):
+            self._warn(
+                ref,
+                codes.UNSAFE_IMAGE,
+                f"image {src!r} is outside the notes folder {display_path(self.root)}; not packaged",
+            )
+        elif not target.is_file():
+            self._warn(ref, codes.MISSING_IMAGE, f"image {src!r} not found")
+        else:
+            try:
+                digest = hashlib.sha256(target.read_bytes()).hexdigest()[:12]
+            except OSError as exc:
+                self._warn(ref, codes.MISSING_IMAGE, f"image {src!r} cannot be read: {exc.strerror}")
+            else:
+                stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", target.stem)[:40]
+                media = MediaFile(f"ankigen-{stem}-{digest}{target.suffix.lower()}", target)
+        self.by_path[target] = media
+        return media
+
+    def _warn(self, ref: ImageRef, code: str, message: str) -> None:
+        self.diagnostics.append(codes.diagnostic(code, ref.loc, message))
+
+
+def card_guid(book: Book, card: Card, occurrence: int) -> str:
+    """A note's GUID: the book title and the card's question (or its explicit id), never its answer
+    or position. The n-th repeat of a question in a book gets ``#n`` so both cards survive."""
+    identity = f"id:{card.explicit_id}" if card.explicit_id else card.key
+    parts = ["ankigen", " ".join(book.title.split()), identity]
+    if occurrence > 1:
+        parts.append(f"#{occurrence}")
+    return guid_for(*parts)
+
+
+def _render(card: Card, names: dict[str, str], cache: RenderCache) -> Fields:
+    key = card_key(card, names)
+    found = cache.get(key)
+    if found is None:
+        from ankigen import render  # Markdown and Pygments load only when something must be rendered
+
+        found = render.render_fields(card, names)
+        cache.put(key, found)
+    return found
+
+
+def render_book(
+    book: Book, media: MediaResolver, shown_path: str, diagnostics: list[Diagnostic], cache: RenderCache
+) -> list[DeckSpec]:
+    """Every non-empty section of a book as a DeckSpec, cards rendered to HTML."""
+    specs: list[DeckSpec] = []
+    seen: dict[str, int] = {}
+    book_slug = slug(book.title)
+    cover = media.resolve(book.cover, book.path) if book.cover else None
+    for section in book.sections:
+        if not section.cards:
+            continue
+        label = section_label(section, book)
+        is_preamble = section.number is None and section.name == book.title and section is book.sections[0]
+        deck_name = _deck_part(book.title) if is_preamble else f"{_deck_part(book.title)}::{_deck_part(label)}"
+        files: dict[Path, MediaFile] = {}
+        if cover:
+            files[cover.path] = cover
+        rendered: list[RenderedCard] = []
+        for card in section.cards:
+            names: dict[str, str] = {}
+            for ref in card.images:
+                found = media.resolve(ref, book.path)
+                if found:
+                    names[ref.src] = found.name
+                    files[found.path] = found
+            key = card.explicit_id or card.key
+            seen[key] = seen.get(key, 0) + 1
+            fields = _render(card, names, cache)
+            if fields.unsafe:
+                diagnostics.append(codes.diagnostic(codes.UNSAFE_HTML, card.loc, "unsafe HTML removed from this card"))
+            rendered.append(
+                RenderedCard(
+                    guid=card_guid(book, card, seen[key]),
+                    question=fields.question,
+                    answer=fields.answer,
+                    resources=fields.resources,
+                    references=fields.references,
+                    source=f"{shown_path}:{card.loc.line}",
+                    loc=card.loc,
+                    title=card.key,
+                )
+            )
+        cover_html = f'<img class="ag-cover" src="{html.escape(cover.name)}" alt="">' if cover else ""
+        description = (
+            f"{cover_html}<p><b>{html.escape(book.title)}</b></p><p>{html.escape(label)} · {len(rendered)} cards</p>"
+            "<p><small>Built by ankigen from "
+            f"{html.escape(shown_path)}</small></p>"
+        )
+        label_slug = "" if is_preamble else slug(label)
+        specs.append(
+            DeckSpec(
+                deck_name=deck_name,
+                book=book.title,
+                chapter=label,
+                description=description,
+                tags=("ankigen", f"ankigen::{book_slug}", f"ankigen::{book_slug}::{label_slug or 'book'}"),
+                cards=tuple(rendered),
+                media=tuple(files.values()),
+                filename=f"{book_slug}-{label_slug}.apkg" if label_slug else f"{book_slug}.apkg",
+            )
+        )
+    return specs
+
+
+def empty_notice(book: Book, shown: str) -> Diagnostic | None:
+    empty = [section_label(s, book) for s in book.sections if not s.cards]
+    if not empty or book.card_count == 0:
+        return None
+    names = ", ".join(empty)
+    noun = "section" if len(empty) == 1 else "sections"
+    return codes.diagnostic(codes.EMPTY_SECTIONS, SourceLoc(shown, 1), f"skipped {len(empty)} empty {noun}: {names}")
