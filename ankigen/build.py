@@ -96,25 +96,29 @@ def default_root(paths: Sequence[Path]) -> Path:
 
 def _book(
     path: Path, shown: str, root: Path, cache_dir: Path | None
-) -> tuple[Book | None, list[Diagnostic], list[DeckSpec]]:
-    """One notes file read, extracted and rendered (through the cache)."""
+) -> tuple[Book | None, list[Diagnostic], Iterator[DeckSpec]]:
+    """One notes file read and extracted; its decks rendered (through the cache) as they are
+    consumed, so a writer holds one chapter's HTML at a time. The diagnostics grow meanwhile."""
     diagnostics: list[Diagnostic] = []
     try:
         extracted = ex.read_notes(path, shown)
     except AnkigenError as exc:
         diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
-        return None, diagnostics, []
+        return None, diagnostics, iter(())
     diagnostics.extend(extracted.diagnostics)
     book = extracted.book
     if book is None or book.card_count == 0:
-        return book, diagnostics, []
+        return book, diagnostics, iter(())
     notice = empty_notice(book, shown)
     if notice:
         diagnostics.append(notice)
-    cache = RenderCache(cache_dir, path)
-    specs = render_book(book, MediaResolver(root, diagnostics), shown, diagnostics, cache)
-    cache.save()
-    return book, diagnostics, specs
+
+    def decks(book: Book) -> Iterator[DeckSpec]:
+        cache = RenderCache(cache_dir, path)
+        yield from render_book(book, MediaResolver(root, diagnostics), shown, diagnostics, cache)
+        cache.save()
+
+    return book, diagnostics, decks(book)
 
 
 def _same_title(shown: str, title: str, first: str) -> Diagnostic:
@@ -134,7 +138,8 @@ def plan(paths: Sequence[Path], *, root: Path | None = None, cache_dir: Path | N
     titles: dict[str, str] = {}
     for path in files:
         shown = display_path(path)
-        book, found, decks = _book(path, shown, image_root, cache_dir)
+        book, found, rendered = _book(path, shown, image_root, cache_dir)
+        decks = list(rendered)
         diagnostics.extend(found)
         if book is None or not decks:
             continue
@@ -213,7 +218,7 @@ def _run(job: _Job) -> _Outcome:
         next_id += 2 * len(spec.cards) + 1
         staged.append(StagedDeck(spec.filename, spec.deck_name, len(spec.cards), digest, temp))
         records.extend(manifest.CardRecord(c.guid, c.title, spec.deck_name, c.source) for c in spec.cards)
-    title = book.title if book is not None and specs else None
+    title = book.title if book is not None and staged else None
     return _Outcome(job.shown, title, tuple(diagnostics), tuple(staged), tuple(records))
 
 

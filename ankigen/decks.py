@@ -7,6 +7,7 @@ import hashlib
 import html
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,9 +121,9 @@ def _render(card: Card, names: dict[str, str], cache: RenderCache) -> Fields:
 
 def render_book(
     book: Book, media: MediaResolver, shown_path: str, diagnostics: list[Diagnostic], cache: RenderCache
-) -> list[DeckSpec]:
-    """Every non-empty section of a book as a DeckSpec, cards rendered to HTML."""
-    specs: list[DeckSpec] = []
+) -> Iterator[DeckSpec]:
+    """Every non-empty section of a book as a DeckSpec, cards rendered to HTML, one at a time (a
+    caller that writes each as it comes holds one chapter's HTML at once, not the book's)."""
     seen: dict[str, int] = {}
     book_slug = slug(book.title)
     cover = media.resolve(book.cover, book.path) if book.cover else None
@@ -167,7 +168,7 @@ def render_book(
             f"{html.escape(shown_path)}</small></p>"
         )
         label_slug = "" if is_preamble else slug(label)
-        specs.append(
+        yield (
             DeckSpec(
                 deck_name=deck_name,
                 book=book.title,
@@ -179,7 +180,6 @@ def render_book(
                 filename=f"{book_slug}-{label_slug}.apkg" if label_slug else f"{book_slug}.apkg",
             )
         )
-    return specs
 
 
 def empty_notice(book: Book, shown: str) -> Diagnostic | None:

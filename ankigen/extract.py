@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bs4 import BeautifulSoup
-
 from ankigen import codes
 from ankigen.errors import ReadError
 from ankigen.fences import Fence, fence_open
@@ -82,6 +80,8 @@ def heading_text(heading: str) -> str:
     if match:
         text = match.group("text")
     if "<" in text or "&" in text:
+        from bs4 import BeautifulSoup  # only for the rare title with markup
+
         text = BeautifulSoup(text, "html.parser").get_text()
     return text.strip()
 
@@ -89,6 +89,8 @@ def heading_text(heading: str) -> str:
 def image_srcs(line: str) -> Iterator[str]:
     """The image sources named on one line, as HTML ``<img>`` or Markdown ``![](…)``."""
     if "<img" in line.lower():
+        from bs4 import BeautifulSoup  # imported on the first image: most notes have none
+
         for tag in _IMG_TAG.findall(line):
             img = BeautifulSoup(tag, "html.parser").find("img")
             src = img.get("src") if img is not None else None
@@ -188,7 +190,9 @@ class _Scanner:
         self.diagnostics.append(codes.diagnostic(code, self.loc(index), message))
 
     def _is_boundary(self, raw: str) -> bool:
-        return bool(_DETAILS_OPEN.match(raw) or raw.startswith("## ") or raw.startswith("# "))
+        if raw.startswith("#"):
+            return raw.startswith(("## ", "# "))
+        return "<" in raw and bool(_DETAILS_OPEN.match(raw))
 
     def _fence_closes_later(self, start: int, fence: Fence) -> bool:
         """Does a fence open before ``start`` close before the next card or heading?"""
@@ -251,7 +255,8 @@ class _Scanner:
                     explicit_id = id_match.group("id")
                     index += 1
                     continue
-                images.extend(ImageRef(src, self.loc(index)) for src in image_srcs(text))
+                if "![" in text or ("<" in text and "<img" in text.lower()):
+                    images.extend(ImageRef(src, self.loc(index)) for src in image_srcs(text))
             body.append((index, text))
             index += 1
         if closed_at is None:
@@ -341,6 +346,7 @@ def extract(text: str, path: Path | str) -> Extracted:
     """Parse one notes file's text into a Book, with every problem found as a Diagnostic."""
     shown = str(path)
     scanner = _Scanner(text, shown)
+    del text  # the scanner keeps the lines
     lines = scanner.lines
     title: str | None = None
     cover: ImageRef | None = None
@@ -416,6 +422,8 @@ def read_notes(path: Path, shown: str | None = None) -> Extracted:
         data = path.read_bytes()
     except OSError as exc:
         raise ReadError(f"cannot read: {exc.strerror or exc}", name) from None
-    if not data.strip():
+    if data.isspace() or not data:
         raise ReadError("the file is empty", name)
-    return extract(decode(data, name), name)
+    text = decode(data, name)
+    del data  # a large file: keep one copy of it in memory, not three
+    return extract(text, name)

@@ -62,7 +62,7 @@ def write(out_dir: Path, manifest: Manifest) -> None:
         "packages": {p.name: p.digest for p in manifest.packages},
         "cards": {c.guid: {"question": c.question, "deck": c.deck, "source": c.source} for c in manifest.cards},
     }
-    text = json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", suffix=".tmp", dir=out_dir)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

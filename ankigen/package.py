@@ -17,7 +17,7 @@ import time
 import zipfile
 from collections.abc import Iterator
 from functools import lru_cache
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 
 import genanki
@@ -188,7 +188,8 @@ def write_apkg(spec: DeckSpec, out_path: Path, *, timestamp: float, first_id: in
 
 
 def notetype_signature() -> str:
-    """A digest of the notetype as packaged: a change to its CSS or templates changes every deck."""
-    model = notetype()
-    parts = [str(MODEL_ID), MODEL_NAME, *FIELD_NAMES, model.css, *(t["qfmt"] + t["afmt"] for t in model.templates)]
+    """A digest of everything the notetype is made from (a change to the card's CSS, templates or
+    code themes changes every deck), without building the CSS."""
+    parts = [str(MODEL_ID), MODEL_NAME, *FIELD_NAMES, TEMPLATE_NAME, LIGHT_CODE_STYLE, DARK_CODE_STYLE]
+    parts += [metadata.version("pygments"), *(_theme(name) for name in ("card.css", "front.html", "back.html"))]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()

@@ -373,3 +373,49 @@ def test_mutated_real_notes_give_cards_or_located_problems(source: str, edits: l
         for card in section.cards:
             assert 1 <= card.loc.line <= len(lines)
             render_fields(card, {})
+
+
+def _huge_notes(path: Path, size: int) -> int:
+    """A notes file of about ``size`` bytes: cards with 1,000-line code blocks. Returns the cards."""
+    line = "> ssh <user>@host 'tail -f /var/log/syslog | grep -c \"$PATTERN\"' && echo done # "
+    code = "\n".join(f"{line}{j}" for j in range(1000))
+    cards = 0
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("# Huge Book\n\n## Chapter 1/1\n\n")
+        written = 0
+        while written < size:
+            card = (
+                f"<details>\n<summary>Big card {cards}?</summary>\n\n"
+                f"> Some *prose*.\n>\n> ```text\n{code}\n> ``````\n</details>\n\n"
+            )
+            handle.write(card)
+            written += len(card)
+            cards += 1
+    return cards
+
+
+def _peak_rss(args: list[str]) -> tuple[int, int]:
+    """Run a command; its exit code and peak resident memory in bytes (its own, from wait4)."""
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_maxrss * 1024
+
+
+def test_a_50_mb_notes_file_builds_in_memory_proportional_to_it(tmp_path: Path) -> None:
+    peaks = {}
+    for megabytes in (10, 50):
+        notes = tmp_path / f"huge{megabytes}.md"
+        cards = _huge_notes(notes, megabytes * 1_000_000)
+        out = tmp_path / f"dist{megabytes}"
+        code, peaks[megabytes] = _peak_rss(
+            [sys.executable, "-m", "ankigen", "build", str(notes), "--no-cache", "-q", "--out", str(out)]
+        )
+        assert code == 0
+        [package] = out.glob("*.apkg")
+        with zipfile.ZipFile(package) as archive:
+            assert archive.testzip() is None
+        if megabytes == 50:
+            assert cards > 500
+    # Linear in the input, at most six bytes of memory per byte of notes beyond the first 10 MB.
+    assert peaks[50] - peaks[10] < 6 * 40_000_000, peaks
