@@ -151,6 +151,36 @@ def build(
         raise typer.Exit(1)
 
 
+@app.command()
+def preview(
+    paths: Paths = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the HTML site.")] = Path("preview"),
+    root: Root = None,
+    no_cache: NoCache = False,
+    cache_dir: CacheDir = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings, errors and the summary.")] = False,
+) -> None:
+    """Write a static HTML preview of the cards (open OUT/index.html; no server needed)."""
+    from ankigen import build as pipeline
+    from ankigen.preview import write_site
+
+    stdout, err = _consoles()
+    try:
+        planned = pipeline.plan(paths or [Path("seeds")], root=root, cache_dir=_cache(no_cache, cache_dir))
+        site = write_site(planned.decks, out)
+    except AnkigenError as exc:
+        _fail(err, exc)
+    except OSError as exc:
+        _fail(err, AnkigenError(f"{exc.filename or out}: {exc.strerror or exc}"))
+    _print_diagnostics(err, planned.diagnostics, quiet=quiet)
+    stdout.print(
+        f"Wrote a preview of {_plural(len(site.pages), 'deck')} ({_plural(planned.cards, 'card')}): {site.index}",
+        markup=False,
+    )
+    if planned.count(Severity.ERROR):
+        raise typer.Exit(1)
+
+
 class Format(str, Enum):
     text = "text"
     json = "json"

@@ -65,15 +65,19 @@ class MediaResolver:
 
     root: Path
     diagnostics: list[Diagnostic]
-    by_path: dict[Path, MediaFile | None] = field(default_factory=dict)
+    by_path: dict[tuple[Path, str], MediaFile | None] = field(default_factory=dict)
 
-    def resolve(self, ref: ImageRef, notes_file: Path) -> MediaFile | None:
+    def resolve(self, ref: ImageRef, notes_file: Path, *, cover: bool = False) -> MediaFile | None:
+        """The packaged file an image source names, or None (with a warning) when it may not be
+        packaged. Anki imports only the media that notes use, or whose name starts with ``_``:
+        a cover, shown only in the deck description, gets that prefix."""
+        prefix = "_" if cover else ""
         src = ref.src
         if _REMOTE.match(src) and not src.lower().startswith("file:"):
             return None
         target = (notes_file.parent / src.split("#", 1)[0].split("?", 1)[0]).resolve()
-        if target in self.by_path:
-            return self.by_path[target]
+        if (target, prefix) in self.by_path:
+            return self.by_path[(target, prefix)]
         media: MediaFile | None = None
         if not target.is_relative_to(self.root):
             self._warn(
@@ -90,8 +94,8 @@ class MediaResolver:
                 self._warn(ref, codes.MISSING_IMAGE, f"image {src!r} cannot be read: {exc.strerror}")
             else:
                 stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", target.stem)[:40]
-                media = MediaFile(f"ankigen-{stem}-{digest}{target.suffix.lower()}", target)
-        self.by_path[target] = media
+                media = MediaFile(f"{prefix}ankigen-{stem}-{digest}{target.suffix.lower()}", target)
+        self.by_path[(target, prefix)] = media
         return media
 
     def _warn(self, ref: ImageRef, code: str, message: str) -> None:
@@ -126,7 +130,7 @@ def render_book(
     caller that writes each as it comes holds one chapter's HTML at once, not the book's)."""
     seen: dict[str, int] = {}
     book_slug = slug(book.title)
-    cover = media.resolve(book.cover, book.path) if book.cover else None
+    cover = media.resolve(book.cover, book.path, cover=True) if book.cover else None
     for section in book.sections:
         if not section.cards:
             continue

@@ -4,11 +4,11 @@ its stale packages, report cards that left the notes, and stamp a strictly newer
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ankigen.fsutil import write_atomic
 
 MANIFEST_NAME = ".ankigen-manifest.json"
 _VERSION = 2
@@ -55,7 +55,7 @@ def read(out_dir: Path) -> Manifest | None:
 
 
 def write(out_dir: Path, manifest: Manifest) -> None:
-    """Write the manifest atomically (temporary file, then rename)."""
+    """Write the manifest atomically."""
     data = {
         "version": _VERSION,
         "timestamp": manifest.timestamp,
@@ -63,11 +63,4 @@ def write(out_dir: Path, manifest: Manifest) -> None:
         "cards": {c.guid: {"question": c.question, "deck": c.deck, "source": c.source} for c in manifest.cards},
     }
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":")) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", suffix=".tmp", dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, out_dir / MANIFEST_NAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(out_dir / MANIFEST_NAME, text.encode("utf-8"))

@@ -117,5 +117,25 @@ def test_whole_corpus_imports_with_every_card_and_nothing_raw(tmp_path: Path, an
             assert raw_markdown(side) == [], (note["Source"], raw_markdown(side))
     assert checked_blocks > 1000
 
-    covers = [m.name for spec in planned.decks for m in spec.media if m.name.startswith("ankigen-97")]
+    covers = [m.name for spec in planned.decks for m in spec.media if m.name.startswith("_ankigen-97")]
     assert covers, "the corpus covers that exist are packaged"
+
+
+def test_deck_description_names_the_book_and_shows_the_cover(tmp_path: Path, anki_collection: AnkiCollection) -> None:
+    notes = tmp_path / "notes"
+    (notes / "covers").mkdir(parents=True)
+    (notes / "covers" / "book.png").write_bytes(b"\x89PNG cover")
+    (notes / "book.md").write_text(
+        '# My Book\n<img src="covers/book.png" width="200"/>\n\n## Chapter 3/9\n\n'
+        "<details>\n<summary>Q?</summary>\n\n> A\n</details>\n",
+        encoding="utf-8",
+    )
+    planned = pipeline.plan([notes], root=notes)
+    assert planned.diagnostics == ()
+    [deck] = planned.decks
+    [cover] = deck.media
+    imported = anki_collection.import_packages(pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written)
+    col = imported.col
+    description = col.decks.by_name("My Book::Chapter 03")["desc"]  # type: ignore[attr-defined]
+    assert f'src="{cover.name}"' in description and "<b>My Book</b>" in description and "Chapter 03" in description
+    assert (Path(col.media.dir()) / cover.name).read_bytes() == b"\x89PNG cover"  # type: ignore[attr-defined]
