@@ -21,9 +21,9 @@ from pathlib import Path
 from ankigen import codes, manifest
 from ankigen import extract as ex
 from ankigen.cache import RenderCache
-from ankigen.decks import MediaResolver, display_path, empty_notice, render_book
+from ankigen.decks import MediaResolver, display_path, empty_notice, render_book, slug
 from ankigen.errors import AnkigenError, UsageError
-from ankigen.model import Book, DeckSpec, Diagnostic, Severity, SourceLoc
+from ankigen.model import Book, DeckOptions, DeckSpec, Diagnostic, Severity, SourceLoc, Split
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,7 @@ def default_root(paths: Sequence[Path]) -> Path:
 
 
 def _book(
-    path: Path, shown: str, root: Path, cache_dir: Path | None
+    path: Path, shown: str, root: Path, cache_dir: Path | None, options: DeckOptions
 ) -> tuple[Book | None, list[Diagnostic], Iterator[DeckSpec]]:
     """One notes file read and extracted; its decks rendered (through the cache) as they are
     consumed, so a writer holds one chapter's HTML at a time. The diagnostics grow meanwhile."""
@@ -115,7 +115,7 @@ def _book(
 
     def decks(book: Book) -> Iterator[DeckSpec]:
         cache = RenderCache(cache_dir, path)
-        yield from render_book(book, MediaResolver(root, diagnostics), shown, diagnostics, cache)
+        yield from render_book(book, MediaResolver(root, diagnostics), shown, diagnostics, cache, options)
         cache.save()
 
     return book, diagnostics, decks(book)
@@ -126,7 +126,13 @@ def _same_title(shown: str, title: str, first: str) -> Diagnostic:
     return codes.diagnostic(codes.SAME_TITLE, SourceLoc(shown, 1), message)
 
 
-def plan(paths: Sequence[Path], *, root: Path | None = None, cache_dir: Path | None = None) -> Plan:
+def plan(
+    paths: Sequence[Path],
+    *,
+    root: Path | None = None,
+    cache_dir: Path | None = None,
+    options: DeckOptions = DeckOptions(),
+) -> Plan:
     """Read, extract and render every notes file under ``paths`` in this process; write nothing.
 
     Broken files are reported and left out; every good file still yields its decks.
@@ -138,7 +144,7 @@ def plan(paths: Sequence[Path], *, root: Path | None = None, cache_dir: Path | N
     titles: dict[str, str] = {}
     for path in files:
         shown = display_path(path)
-        book, found, rendered = _book(path, shown, image_root, cache_dir)
+        book, found, rendered = _book(path, shown, image_root, cache_dir, options)
         decks = list(rendered)
         diagnostics.extend(found)
         if book is None or not decks:
@@ -153,6 +159,8 @@ def plan(paths: Sequence[Path], *, root: Path | None = None, cache_dir: Path | N
 
 # The parallel build: one job a notes file.
 
+ALL_PACKAGE = "decks.apkg"  # the one package of --split all
+
 
 @dataclass(frozen=True, slots=True)
 class _Job:
@@ -164,14 +172,15 @@ class _Job:
     stamp: int
     first_id: int
     previous: Mapping[str, str]  # file name -> content digest of the package already in out_dir
+    options: DeckOptions
 
 
 @dataclass(frozen=True, slots=True)
-class StagedDeck:
-    """A package a job made: staged as a temporary file, or already in place and unchanged."""
+class StagedPackage:
+    """A package a build made: staged as a temporary file, or already in place and unchanged."""
 
     filename: str
-    deck_name: str
+    decks: tuple[str, ...]
     cards: int
     digest: str
     staged: Path | None  # None: the package in the output folder already holds exactly this
@@ -182,44 +191,69 @@ class _Outcome:
     shown: str
     title: str | None
     diagnostics: tuple[Diagnostic, ...]
-    decks: tuple[StagedDeck, ...]
+    packages: tuple[StagedPackage, ...]
     records: tuple[manifest.CardRecord, ...]
+    decks: tuple[DeckSpec, ...]  # --split all: the decks themselves, packaged by the main process
 
 
-def _digest(spec: DeckSpec, stamp_part: str) -> str:
+def _digest(decks: Sequence[DeckSpec], options: DeckOptions, stamp_part: str) -> str:
     """What a package holds, so an unchanged one need not be written again."""
     from ankigen.package import notetype_signature
 
-    parts = [notetype_signature(), stamp_part, spec.deck_name, spec.description, " ".join(spec.tags), spec.filename]
-    for card in spec.cards:
-        parts += [card.guid, card.question, card.answer, card.resources, card.references, card.source]
-    parts += [f"{m.name}\x1f{m.path}" for m in spec.media]
+    parts = [notetype_signature(options.theme), stamp_part]
+    for spec in decks:
+        parts += [spec.deck_name, spec.description, " ".join(spec.tags), spec.filename]
+        for card in spec.cards:
+            parts += [card.guid, card.question, card.answer, card.resources, card.references, card.source]
+        parts += [f"{m.name}\x1f{m.path}" for m in spec.media]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
+
+
+def _package(
+    decks: Sequence[DeckSpec], filename: str, out_dir: Path | None, stamp: int, first_id: int,
+    previous: Mapping[str, str], options: DeckOptions,
+) -> StagedPackage:  # fmt: skip
+    """Stage one package, unless the output folder already holds exactly this one."""
+    # Under SOURCE_DATE_EPOCH the time is part of the bytes; otherwise an unchanged package keeps
+    # the file (and the older time) it already has, which Anki has or will take as it is.
+    reproducible = bool(os.environ.get("SOURCE_DATE_EPOCH", "").strip())
+    digest = _digest(decks, options, str(stamp) if reproducible else "")
+    temp: Path | None = None
+    if out_dir is not None and not (previous.get(filename) == digest and (out_dir / filename).is_file()):
+        from ankigen.package import stage_apkg
+
+        temp = stage_apkg(decks, out_dir / filename, timestamp=stamp, first_id=first_id, theme=options.theme)
+    names = tuple(spec.deck_name for spec in decks)
+    return StagedPackage(filename, names, sum(len(spec.cards) for spec in decks), digest, temp)
+
+
+def _records(decks: Sequence[DeckSpec]) -> list[manifest.CardRecord]:
+    return [manifest.CardRecord(c.guid, c.title, spec.deck_name, c.source) for spec in decks for c in spec.cards]
 
 
 def _run(job: _Job) -> _Outcome:
     """One notes file, start to end: the unit of work of a build job."""
-    book, diagnostics, specs = _book(job.path, job.shown, job.root, job.cache_dir)
-    staged: list[StagedDeck] = []
+    book, diagnostics, rendered = _book(job.path, job.shown, job.root, job.cache_dir, job.options)
+    packages: list[StagedPackage] = []
     records: list[manifest.CardRecord] = []
+    kept: tuple[DeckSpec, ...] = ()
     next_id = job.first_id
-    reproducible = bool(os.environ.get("SOURCE_DATE_EPOCH", "").strip())
-    for spec in specs:
-        # Under SOURCE_DATE_EPOCH the time is part of the bytes; otherwise an unchanged deck keeps
-        # the package (and older time) it already has, which Anki has or will take as it is.
-        digest = _digest(spec, str(job.stamp) if reproducible else "")
-        temp: Path | None = None
-        if job.out_dir is not None and not (
-            job.previous.get(spec.filename) == digest and (job.out_dir / spec.filename).is_file()
-        ):
-            from ankigen.package import stage_apkg
-
-            temp = stage_apkg(spec, job.out_dir / spec.filename, timestamp=job.stamp, first_id=next_id)
-        next_id += 2 * len(spec.cards) + 1
-        staged.append(StagedDeck(spec.filename, spec.deck_name, len(spec.cards), digest, temp))
-        records.extend(manifest.CardRecord(c.guid, c.title, spec.deck_name, c.source) for c in spec.cards)
-    title = book.title if book is not None and staged else None
-    return _Outcome(job.shown, title, tuple(diagnostics), tuple(staged), tuple(records))
+    split = job.options.split
+    if split is Split.CHAPTER:
+        for spec in rendered:  # one chapter's HTML in memory at a time
+            packages.append(_package([spec], spec.filename, job.out_dir, job.stamp, next_id, job.previous, job.options))
+            next_id += 2 * len(spec.cards) + 1
+            records.extend(_records([spec]))
+    else:
+        decks = list(rendered)
+        records.extend(_records(decks))
+        if split is Split.ALL:
+            kept = tuple(decks)
+        elif decks and book is not None:
+            filename = f"{slug(book.title)}.apkg"
+            packages.append(_package(decks, filename, job.out_dir, job.stamp, next_id, job.previous, job.options))
+    title = book.title if book is not None and records else None
+    return _Outcome(job.shown, title, tuple(diagnostics), tuple(packages), tuple(records), kept)
 
 
 def _id_space(path: Path) -> int:
@@ -260,19 +294,23 @@ class BuildResult:
     """What a build found and did."""
 
     diagnostics: tuple[Diagnostic, ...]
-    decks: tuple[StagedDeck, ...]
+    packages: tuple[StagedPackage, ...]
     files: int
     books: int
     written: tuple[Path, ...]  # packages written (renamed into place) by this build
     unchanged: tuple[Path, ...]  # packages already in place with exactly this content
-    removed: tuple[Path, ...]  # packages of the previous build whose chapter is gone
+    removed: tuple[Path, ...]  # packages of the previous build no longer made
     gone: tuple[manifest.CardRecord, ...]  # cards of the previous build that left the notes
     timestamp: int
     committed: bool  # False: nothing was written (check, or --strict with findings)
 
     @property
     def cards(self) -> int:
-        return sum(d.cards for d in self.decks)
+        return sum(p.cards for p in self.packages)
+
+    @property
+    def decks(self) -> int:
+        return sum(len(p.decks) for p in self.packages)
 
     def count(self, severity: Severity) -> int:
         return sum(1 for d in self.diagnostics if d.severity is severity)
@@ -299,10 +337,12 @@ def build(
     cache_dir: Path | None = None,
     timestamp: float | None = None,
     strict: bool = False,
+    options: DeckOptions = DeckOptions(),
     progress: Callable[[str], None] | None = None,
 ) -> BuildResult:
-    """Build one ``.apkg`` per non-empty chapter of every notes file under ``paths`` into
-    ``out_dir`` (``None``: only check). The output is the same whatever the number of jobs."""
+    """Build the decks of every notes file under ``paths`` into ``out_dir`` (``None``: only
+    check), one package per chapter, book or in all as ``options.split`` says. The output is the
+    same whatever the number of jobs."""
     files = discover(paths)
     image_root = (root or default_root(paths)).resolve()
     previous = None
@@ -315,44 +355,48 @@ def build(
     work: list[_Job] = []
     next_id = max(stamp * 1000, 1)
     for path in files:
-        work.append(_Job(path, display_path(path), image_root, cache_dir, out_dir, stamp, next_id, known))
+        work.append(_Job(path, display_path(path), image_root, cache_dir, out_dir, stamp, next_id, known, options))
         next_id += _id_space(path)
 
     diagnostics: list[Diagnostic] = []
-    decks: list[StagedDeck] = []
+    packages: list[StagedPackage] = []
     records: list[manifest.CardRecord] = []
+    every_deck: list[DeckSpec] = []
     titles: dict[str, str] = {}
-    discarded: list[Path] = []
+    discarded: list[Path | None] = []
     try:
         for outcome in _outcomes(work, jobs or default_jobs(), progress):
             diagnostics.extend(outcome.diagnostics)
-            staged = [d.staged for d in outcome.decks if d.staged]
             if outcome.title is None:
                 continue
             if outcome.title in titles:
                 diagnostics.append(_same_title(outcome.shown, outcome.title, titles[outcome.title]))
-                discarded.extend(staged)
+                discarded.extend(p.staged for p in outcome.packages)
                 continue
             titles[outcome.title] = outcome.shown
-            decks.extend(outcome.decks)
+            packages.extend(outcome.packages)
             records.extend(outcome.records)
+            every_deck.extend(outcome.decks)
+        if options.split is Split.ALL and every_deck:
+            start = max(stamp * 1000, 1)
+            packages.append(_package(every_deck, ALL_PACKAGE, out_dir, stamp, start, known, options))
     except BaseException:
-        _discard(out_dir, [d.staged for d in decks if d.staged] + discarded)
+        _discard([p.staged for p in packages] + discarded)
         raise
-    _discard(out_dir, discarded)
+    _discard(discarded)
     ordered = tuple(_ordered(diagnostics))
     failed_strict = strict and any(d.severity is Severity.WARNING for d in ordered)
     if out_dir is None or failed_strict:
-        _discard(out_dir, [d.staged for d in decks if d.staged])
+        _discard([p.staged for p in packages])
         if created and out_dir is not None and not any(out_dir.iterdir()):
             out_dir.rmdir()  # leave no trace of a build that wrote nothing
-        return BuildResult(ordered, tuple(decks), len(files), len(titles), (), (), (), (), stamp, False)
+        return BuildResult(ordered, tuple(packages), len(files), len(titles), (), (), (), (), stamp, False)
 
-    written = [_commit(d.staged, out_dir / d.filename) for d in decks if d.staged]
-    unchanged = [out_dir / d.filename for d in decks if not d.staged]
-    removed, gone = _finish(out_dir, previous, stamp, decks, records)
+    written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
+    unchanged = [out_dir / p.filename for p in packages if not p.staged]
+    removed, gone = _finish(out_dir, previous, stamp, packages, records)
     return BuildResult(
-        ordered, tuple(decks), len(files), len(titles), tuple(written), tuple(unchanged), removed, gone, stamp, True
+        ordered, tuple(packages), len(files), len(titles), tuple(written), tuple(unchanged), removed, gone, stamp, True
     )
 
 
@@ -360,15 +404,15 @@ def _finish(
     out_dir: Path,
     previous: manifest.Manifest | None,
     stamp: int,
-    decks: Sequence[StagedDeck],
+    packages: Sequence[StagedPackage],
     records: Sequence[manifest.CardRecord],
 ) -> tuple[tuple[Path, ...], tuple[manifest.CardRecord, ...]]:
-    """Remove the previous build's packages whose chapter is gone, find the cards that left the
-    notes, and record this build in the manifest."""
+    """Remove the previous build's packages that this one no longer makes, find the cards that
+    left the notes, and record this build in the manifest."""
     removed: list[Path] = []
     gone: tuple[manifest.CardRecord, ...] = ()
     if previous:
-        names = {d.filename for d in decks}
+        names = {p.filename for p in packages}
         for old in previous.packages:
             stale = out_dir / old.name
             if (
@@ -381,8 +425,8 @@ def _finish(
                 removed.append(stale)
         now = {record.guid for record in records}
         gone = tuple(card for card in previous.cards if card.guid not in now)
-    packages = tuple(manifest.PackageRecord(d.filename, d.digest) for d in decks)
-    manifest.write(out_dir, manifest.Manifest(stamp, packages, tuple(records)))
+    entries = tuple(manifest.PackageRecord(p.filename, p.digest) for p in packages)
+    manifest.write(out_dir, manifest.Manifest(stamp, entries, tuple(records)))
     return tuple(removed), gone
 
 
@@ -391,32 +435,26 @@ def _commit(staged: Path, target: Path) -> Path:
     return target
 
 
-def _discard(out_dir: Path | None, staged: Sequence[Path | None]) -> None:
+def _discard(staged: Sequence[Path | None]) -> None:
     for path in staged:
         if path is not None:
             path.unlink(missing_ok=True)
 
 
 def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> BuildResult:
-    """Write planned decks (tests and tools that plan in-process): same layout as ``build()``."""
-    from ankigen.package import stage_apkg
-
+    """Write planned decks, one package per chapter (for tests and tools that plan in-process)."""
     _prepare_out_dir(out_dir)
     previous = manifest.read(out_dir)
     stamp = _stamp(timestamp, previous)
     next_id = max(stamp * 1000, 1)
-    written: list[Path] = []
-    decks: list[StagedDeck] = []
-    records: list[manifest.CardRecord] = []
+    packages: list[StagedPackage] = []
     for spec in built.decks:
-        temp = stage_apkg(spec, out_dir / spec.filename, timestamp=stamp, first_id=next_id)
-        written.append(_commit(temp, out_dir / spec.filename))
+        packages.append(_package([spec], spec.filename, out_dir, stamp, next_id, {}, DeckOptions()))
         next_id += 2 * len(spec.cards) + 1
-        decks.append(StagedDeck(spec.filename, spec.deck_name, len(spec.cards), _digest(spec, str(stamp)), None))
-        records.extend(manifest.CardRecord(c.guid, c.title, spec.deck_name, c.source) for c in spec.cards)
-    removed, gone = _finish(out_dir, previous, stamp, decks, records)
+    written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
+    removed, gone = _finish(out_dir, previous, stamp, packages, _records(built.decks))
     return BuildResult(
-        built.diagnostics, tuple(decks), built.files, built.books, tuple(written), (), removed, gone, stamp, True
+        built.diagnostics, tuple(packages), built.files, built.books, tuple(written), (), removed, gone, stamp, True
     )
 
 

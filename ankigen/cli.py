@@ -1,7 +1,7 @@
 """The command line: parses options, calls the pipeline, prints what it found. No logic of its own.
 
 Exit codes: 0 success; 1 bad content (errors in notes, or warnings with ``--strict``);
-2 bad usage (a missing path, an unwritable output folder, a bad option).
+2 bad usage (a missing path, an unwritable output folder, a bad option or configuration).
 """
 
 from __future__ import annotations
@@ -9,16 +9,22 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from ankigen import __version__
-from ankigen.errors import AnkigenError
-from ankigen.model import Diagnostic, Severity
+from ankigen.errors import AnkigenError, UsageError
+from ankigen.model import DeckOptions, Diagnostic, Severity, Split, Theme
+
+if TYPE_CHECKING:
+    from ankigen.build import BuildResult
 
 app = typer.Typer(
     name="ankigen",
@@ -33,10 +39,10 @@ _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTI
 
 
 def _consoles() -> tuple[Console, Console]:
+    """stdout and stderr; colour off with NO_COLOR, and plain text whenever not a terminal."""
     no_color = bool(os.environ.get("NO_COLOR"))
-    return Console(no_color=no_color, highlight=False, soft_wrap=True), Console(
-        stderr=True, no_color=no_color, highlight=False, soft_wrap=True
-    )
+    out = Console(no_color=no_color, highlight=False, soft_wrap=True)
+    return out, Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
 
 
 def _print_diagnostics(err: Console, diagnostics: tuple[Diagnostic, ...], *, quiet: bool) -> None:
@@ -70,10 +76,12 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+# Options shared by the commands that read notes.
 Paths = Annotated[
     list[Path] | None,
-    typer.Argument(help="Notes files, or folders searched for *.md. Default: seeds/.", show_default=False),
-]
+    typer.Argument(help="Notes files, or folders searched for *.md. Default: the configuration's, else seeds/.",
+                   show_default=False),
+]  # fmt: skip
 Root = Annotated[
     Path | None,
     typer.Option(help="Folder images may come from. Default: the notes' git work tree, else the current folder."),
@@ -84,53 +92,134 @@ CacheDir = Annotated[
     Path | None,
     typer.Option(help="Render cache folder (safe to delete). Default: $ANKIGEN_CACHE_DIR or ~/.cache/ankigen."),
 ]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="Configuration file. Default: ankigen.toml, else [tool.ankigen] in pyproject.toml."),
+]
+SplitOption = Annotated[
+    Split | None, typer.Option("--split", help="One package per chapter (default), per book, or one for all.")
+]
+DeckName = Annotated[
+    str | None, typer.Option("--deck-name", help="Deck name template, with {book} and {chapter}.", show_default=False)
+]
+Tags = Annotated[list[str] | None, typer.Option("--tag", help="An extra tag on every note (repeatable).")]
+LightTheme = Annotated[str | None, typer.Option(help="Pygments style of code in light mode (default: default).")]
+DarkTheme = Annotated[str | None, typer.Option(help="Pygments style of code in night mode (default: github-dark).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings, errors and the summary.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print every package written.")]
 
 
-def _cache(no_cache: bool, cache_dir: Path | None) -> Path | None:
-    if no_cache:
-        return None
-    from ankigen.cache import default_dir
+@dataclass(frozen=True, slots=True)
+class _Settings:
+    """Command-line flags over the configuration file over the defaults."""
 
-    return cache_dir or default_dir()
+    sources: list[Path]
+    out: Path
+    root: Path | None
+    jobs: int | None
+    strict: bool
+    cache_dir: Path | None
+    options: DeckOptions
 
 
-@app.command()
-def build(
-    paths: Paths = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the .apkg files.")] = Path("dist"),
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Fail (exit 1) on warnings too; write nothing then.")
-    ] = False,
-    root: Root = None,
-    jobs: Jobs = None,
-    no_cache: NoCache = False,
-    cache_dir: CacheDir = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings, errors and the summary.")] = False,
-) -> None:
-    """Build one Anki package (.apkg) per chapter of each notes file."""
+def _settings(
+    paths: list[Path] | None,
+    *,
+    config_file: Path | None = None,
+    out: Path | None = None,
+    root: Path | None = None,
+    jobs: int | None = None,
+    strict: bool | None = None,
+    no_cache: bool = False,
+    cache_dir: Path | None = None,
+    split: Split | None = None,
+    deck_name: str | None = None,
+    tags: list[str] | None = None,
+    light_theme: str | None = None,
+    dark_theme: str | None = None,
+) -> _Settings:
+    from ankigen import config
+
+    found = config.load(config_file)
+    if deck_name is not None:
+        config.check_deck_name(deck_name, "--deck-name")
+    for flag, style in (("--light-theme", light_theme), ("--dark-theme", dark_theme)):
+        if style is not None:
+            config.check_theme(style, flag)
+    for tag in tags or []:
+        if not tag or any(c.isspace() for c in tag):
+            raise UsageError(f"--tag: {tag!r} is not a tag (no spaces)")
+    cache = None
+    if not no_cache:
+        from ankigen.cache import default_dir
+
+        cache = cache_dir or default_dir()
+    defaults = DeckOptions()
+    theme = Theme(
+        light_theme or found.light_theme or defaults.theme.light,
+        dark_theme or found.dark_theme or defaults.theme.dark,
+    )
+    options = DeckOptions(
+        deck_name=deck_name or found.deck_name or defaults.deck_name,
+        tags=(*found.tags, *(tags or [])),
+        theme=theme,
+        split=split or found.split or defaults.split,
+    )
+    return _Settings(
+        sources=list(paths or found.sources or [Path("seeds")]),
+        out=out or found.out or Path("dist"),
+        root=root or found.root,
+        jobs=jobs or found.jobs,
+        strict=strict if strict is not None else bool(found.strict),
+        cache_dir=cache,
+        options=options,
+    )
+
+
+@contextmanager
+def _progress(err: Console, enabled: bool, total: int) -> Iterator[Callable[[str], None] | None]:
+    """A progress bar on a terminal for builds of more than a few files; nothing otherwise."""
+    if not enabled or total < 4 or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("building"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
+    ) as bar:
+        task = bar.add_task("build", total=total)
+        yield lambda _shown: bar.advance(task)
+
+
+def _run_build(settings: _Settings, err: Console, *, quiet: bool) -> BuildResult:
     from ankigen import build as pipeline
 
-    stdout, err = _consoles()
-    try:
-        result = pipeline.build(
-            paths or [Path("seeds")],
-            out,
-            root=root,
-            jobs=jobs,
-            cache_dir=_cache(no_cache, cache_dir),
-            strict=strict,
+    total = len(pipeline.discover(settings.sources))
+    with _progress(err, not quiet, total) as progress:
+        return pipeline.build(
+            settings.sources,
+            settings.out,
+            root=settings.root,
+            jobs=settings.jobs,
+            cache_dir=settings.cache_dir,
+            strict=settings.strict,
+            options=settings.options,
+            progress=progress,
         )
-    except AnkigenError as exc:
-        _fail(err, exc)
-    except OSError as exc:
-        _fail(err, AnkigenError(f"{exc.filename or out}: {exc.strerror or exc}"))
+
+
+def _report_build(result: BuildResult, out: Path, stdout: Console, err: Console, *, quiet: bool, verbose: bool) -> int:
+    """Print what a build found and did; return its exit code."""
     _print_diagnostics(err, result.diagnostics, quiet=quiet)
     errors, warnings = result.count(Severity.ERROR), result.count(Severity.WARNING)
     if not result.committed:
         err.print(f"--strict: {_plural(warnings, 'warning')}; nothing written", style="bold red")
-        raise typer.Exit(1)
+        return 1
+    if verbose:
+        for path in result.written:
+            err.print(f"wrote {path}", style="dim", markup=False)
     for stale in result.removed:
-        err.print(f"removed {stale}: the notes no longer have this chapter", style="dim", markup=False)
+        err.print(f"removed {stale}: the notes no longer make this package", style="dim", markup=False)
     if result.gone:
         err.print(
             f"{_plural(len(result.gone), 'card')} left the notes since the last build; Anki keeps "
@@ -142,23 +231,92 @@ def build(
             err.print(f"  {card.deck}: {card.question}  (was {card.source})", style="yellow", markup=False)
     unchanged = f", {len(result.unchanged)} unchanged" if result.unchanged else ""
     summary = (
-        f"Wrote {_plural(len(result.written), 'deck')}{unchanged} ({_plural(result.cards, 'card')}) "
-        f"from {_plural(result.books, 'book')} to {out}/"
+        f"Wrote {_plural(len(result.written), 'package')}{unchanged} ({_plural(result.decks, 'deck')}, "
+        f"{_plural(result.cards, 'card')}) from {_plural(result.books, 'book')} to {out}/"
     )
     problems = [_plural(n, k) for n, k in ((errors, "error"), (warnings, "warning")) if n]
     stdout.print(summary + (f"; {', '.join(problems)}" if problems else ""), markup=False)
-    if errors:
-        raise typer.Exit(1)
+    return 1 if errors else 0
+
+
+@app.command()
+def build(
+    paths: Paths = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder (default: dist).")] = None,
+    strict: Annotated[
+        bool | None, typer.Option("--strict/--no-strict", help="Fail (exit 1) on warnings too; write nothing then.")
+    ] = None,
+    split: SplitOption = None,
+    deck_name: DeckName = None,
+    tag: Tags = None,
+    light_theme: LightTheme = None,
+    dark_theme: DarkTheme = None,
+    root: Root = None,
+    jobs: Jobs = None,
+    no_cache: NoCache = False,
+    cache_dir: CacheDir = None,
+    config_file: ConfigFile = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Build again whenever a notes file changes, until Ctrl-C.")
+    ] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Build Anki packages (.apkg): one per chapter of each notes file, by default."""
+    stdout, err = _consoles()
+    try:
+        settings = _settings(
+            paths, config_file=config_file, out=out, root=root, jobs=jobs, strict=strict, no_cache=no_cache,
+            cache_dir=cache_dir, split=split, deck_name=deck_name, tags=tag, light_theme=light_theme,
+            dark_theme=dark_theme,
+        )  # fmt: skip
+        code = _report_build(
+            _run_build(settings, err, quiet=quiet), settings.out, stdout, err, quiet=quiet, verbose=verbose
+        )
+    except AnkigenError as exc:
+        _fail(err, exc)
+    except OSError as exc:
+        _fail(err, AnkigenError(f"{exc.filename or 'output'}: {exc.strerror or exc}"))
+    if watch:
+        _watch(settings, stdout, err, quiet=quiet, verbose=verbose)
+    raise typer.Exit(code)
+
+
+def _watch(settings: _Settings, stdout: Console, err: Console, *, quiet: bool, verbose: bool) -> None:
+    """Rebuild on every change to the notes (or their images) until interrupted. Each rebuild goes
+    through the render cache and keeps unchanged packages, so only changed books cost work."""
+    from watchfiles import watch as changes
+
+    watched = [s for s in settings.sources if s.exists()]
+    err.print(f"watching {', '.join(map(str, watched))} (Ctrl-C to stop)", style="dim", markup=False)
+    out_dir = settings.out.resolve()
+    try:
+        for batch in changes(*watched, raise_interrupt=False, rust_timeout=500, yield_on_timeout=False):
+            touched = [Path(p) for _, p in batch if not Path(p).resolve().is_relative_to(out_dir)]
+            if not touched:
+                continue
+            try:
+                result = _run_build(settings, err, quiet=True)
+                _report_build(result, settings.out, stdout, err, quiet=quiet, verbose=verbose)
+            except AnkigenError as exc:
+                err.print(str(exc), style="bold red", markup=False)
+    except KeyboardInterrupt:
+        pass
+    err.print("stopped watching", style="dim")
 
 
 @app.command()
 def preview(
     paths: Paths = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the HTML site.")] = Path("preview"),
+    deck_name: DeckName = None,
+    light_theme: LightTheme = None,
+    dark_theme: DarkTheme = None,
     root: Root = None,
     no_cache: NoCache = False,
     cache_dir: CacheDir = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings, errors and the summary.")] = False,
+    config_file: ConfigFile = None,
+    quiet: Quiet = False,
 ) -> None:
     """Write a static HTML preview of the cards (open OUT/index.html; no server needed)."""
     from ankigen import build as pipeline
@@ -166,8 +324,14 @@ def preview(
 
     stdout, err = _consoles()
     try:
-        planned = pipeline.plan(paths or [Path("seeds")], root=root, cache_dir=_cache(no_cache, cache_dir))
-        site = write_site(planned.decks, out)
+        settings = _settings(
+            paths, config_file=config_file, root=root, no_cache=no_cache, cache_dir=cache_dir, deck_name=deck_name,
+            light_theme=light_theme, dark_theme=dark_theme,
+        )  # fmt: skip
+        planned = pipeline.plan(
+            settings.sources, root=settings.root, cache_dir=settings.cache_dir, options=settings.options
+        )
+        site = write_site(planned.decks, out, settings.options.theme)
     except AnkigenError as exc:
         _fail(err, exc)
     except OSError as exc:
@@ -218,11 +382,12 @@ def check(
     output_format: Annotated[Format, typer.Option("--format", help="text, json, or github (Actions annotations).")] = (
         Format.text
     ),
-    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 on warnings too.")] = False,
+    strict: Annotated[bool | None, typer.Option("--strict/--no-strict", help="Exit 1 on warnings too.")] = None,
     root: Root = None,
     jobs: Jobs = None,
     no_cache: NoCache = False,
     cache_dir: CacheDir = None,
+    config_file: ConfigFile = None,
     explain: Annotated[
         str | None, typer.Option("--explain", metavar="CODE", help="Explain a code (AG101…) and exit.")
     ] = None,
@@ -234,9 +399,13 @@ def check(
 
     stdout, err = _consoles()
     try:
-        planned = pipeline.build(
-            paths or [Path("seeds")], None, root=root, jobs=jobs, cache_dir=_cache(no_cache, cache_dir)
+        settings = _settings(
+            paths, config_file=config_file, root=root, jobs=jobs, strict=strict, no_cache=no_cache, cache_dir=cache_dir
         )
+        planned = pipeline.build(
+            settings.sources, None, root=settings.root, jobs=settings.jobs, cache_dir=settings.cache_dir,
+            options=settings.options,
+        )  # fmt: skip
     except AnkigenError as exc:
         _fail(err, exc)
     errors, warnings = planned.count(Severity.ERROR), planned.count(Severity.WARNING)
@@ -262,8 +431,98 @@ def check(
             stdout.print(str(diagnostic), style=_STYLES[diagnostic.severity], markup=False)
         problems = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
         stdout.print(f"Checked {_plural(planned.files, 'file')}, {_plural(planned.cards, 'card')}: {problems}")
-    if errors or (strict and warnings):
+    if errors or (settings.strict and warnings):
         raise typer.Exit(1)
+
+
+@app.command(name="list")
+def list_books(
+    paths: Paths = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    config_file: ConfigFile = None,
+) -> None:
+    """List books, chapters and card counts (reads the notes only; renders nothing)."""
+    from ankigen import build as pipeline
+    from ankigen.decks import display_path, section_label
+    from ankigen.extract import read_notes
+
+    stdout, err = _consoles()
+    books = []
+    try:
+        settings = _settings(paths, config_file=config_file, no_cache=True)
+        for path in pipeline.discover(settings.sources):
+            shown = display_path(path)
+            try:
+                book = read_notes(path, shown).book
+            except AnkigenError as exc:
+                err.print(str(exc), style="bold red", markup=False)
+                continue
+            if book is None:
+                continue
+            chapters = [
+                {"name": section_label(s, book), "status": s.status, "cards": len(s.cards), "line": s.loc.line}
+                for s in book.sections
+            ]
+            books.append({"title": book.title, "path": shown, "cards": book.card_count, "chapters": chapters})
+    except AnkigenError as exc:
+        _fail(err, exc)
+    if as_json:
+        print(json.dumps({"books": books}, indent=2, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    table = Table(title=None, show_lines=False)
+    for column, justify in (("book", "left"), ("chapter", "left"), ("status", "left"), ("cards", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for entry in books:
+        table.add_row(str(entry["title"]), "", "", str(entry["cards"]), style="bold")
+        for chapter in entry["chapters"]:  # type: ignore[attr-defined]
+            table.add_row("", chapter["name"], chapter["status"] or "", str(chapter["cards"]))
+    stdout.print(table)
+    total = sum(int(str(b["cards"])) for b in books)
+    stdout.print(f"{_plural(len(books), 'book')}, {_plural(total, 'card')}", markup=False)
+
+
+@app.command()
+def inspect(
+    package: Annotated[Path, typer.Argument(help="An .apkg file.", show_default=False)],
+    note: Annotated[int | None, typer.Option("--note", "-n", min=1, help="Show every field of the N-th note.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")] = False,
+) -> None:
+    """Show what a package holds: decks, notetype, notes, media (standard library only)."""
+    from dataclasses import asdict
+
+    from ankigen.apkginfo import read_package
+
+    stdout, err = _consoles()
+    try:
+        info = read_package(package)
+        if note is not None and note > len(info.notes):
+            raise UsageError(f"{package}: --note {note}, but the package has {_plural(len(info.notes), 'note')}")
+    except AnkigenError as exc:
+        _fail(err, exc)
+    if as_json:
+        data = asdict(info)
+        data["path"] = str(info.path)
+        if note is not None:
+            data["notes"] = [data["notes"][note - 1]]
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    stdout.print(f"{package}: {info.size:,} bytes, {_plural(len(info.notes), 'note')}", markup=False)
+    for deck in info.decks:
+        stdout.print(f"  deck {deck.name!r} (id {deck.id}): {_plural(deck.cards, 'card')}", markup=False)
+    for model in info.notetypes:
+        stdout.print(
+            f"  notetype {model.name!r} (id {model.id}): fields {', '.join(model.fields)}; "
+            f"templates {', '.join(model.templates)}; CSS {model.css_bytes:,} bytes",
+            markup=False,
+        )
+    stdout.print(f"  media: {', '.join(info.media) if info.media else 'none'}", markup=False)
+    if note is not None:
+        chosen = info.notes[note - 1]
+        stdout.print(f"note {note} (id {chosen.id}, guid {chosen.guid}, tags {' '.join(chosen.tags)}):", markup=False)
+        for name, value in chosen.fields:
+            stdout.print(f"  {name}: {value}", markup=False)
 
 
 def main() -> None:

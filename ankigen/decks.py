@@ -16,6 +16,7 @@ from ankigen.cache import RenderCache, card_key
 from ankigen.model import (
     Book,
     Card,
+    DeckOptions,
     DeckSpec,
     Diagnostic,
     Fields,
@@ -124,7 +125,12 @@ def _render(card: Card, names: dict[str, str], cache: RenderCache) -> Fields:
 
 
 def render_book(
-    book: Book, media: MediaResolver, shown_path: str, diagnostics: list[Diagnostic], cache: RenderCache
+    book: Book,
+    media: MediaResolver,
+    shown_path: str,
+    diagnostics: list[Diagnostic],
+    cache: RenderCache,
+    options: DeckOptions = DeckOptions(),
 ) -> Iterator[DeckSpec]:
     """Every non-empty section of a book as a DeckSpec, cards rendered to HTML, one at a time (a
     caller that writes each as it comes holds one chapter's HTML at once, not the book's)."""
@@ -136,7 +142,11 @@ def render_book(
             continue
         label = section_label(section, book)
         is_preamble = section.number is None and section.name == book.title and section is book.sections[0]
-        deck_name = _deck_part(book.title) if is_preamble else f"{_deck_part(book.title)}::{_deck_part(label)}"
+        deck_name = (
+            _deck_part(book.title)
+            if is_preamble
+            else options.deck_name.format(book=_deck_part(book.title), chapter=_deck_part(label))
+        )
         files: dict[Path, MediaFile] = {}
         if cover:
             files[cover.path] = cover
@@ -178,7 +188,12 @@ def render_book(
                 book=book.title,
                 chapter=label,
                 description=description,
-                tags=("ankigen", f"ankigen::{book_slug}", f"ankigen::{book_slug}::{label_slug or 'book'}"),
+                tags=(
+                    "ankigen",
+                    f"ankigen::{book_slug}",
+                    f"ankigen::{book_slug}::{label_slug or 'book'}",
+                    *options.tags,
+                ),
                 cards=tuple(rendered),
                 media=tuple(files.values()),
                 filename=f"{book_slug}-{label_slug}.apkg" if label_slug else f"{book_slug}.apkg",

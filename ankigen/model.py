@@ -139,3 +139,29 @@ class DeckSpec:
     cards: tuple[RenderedCard, ...]
     media: tuple[MediaFile, ...]
     filename: str
+
+
+class Split(str, Enum):
+    """How decks are grouped into packages."""
+
+    CHAPTER = "chapter"  # one package per chapter (the default)
+    BOOK = "book"  # one package per book, its chapters as subdecks
+    ALL = "all"  # one package with everything
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    """The Pygments styles of code on the cards: one for light mode, one for night mode."""
+
+    light: str = "default"
+    dark: str = "github-dark"
+
+
+@dataclass(frozen=True, slots=True)
+class DeckOptions:
+    """What a user may choose about the decks (command line or configuration)."""
+
+    deck_name: str = "{book}::{chapter}"  # the template of a chapter's deck name
+    tags: tuple[str, ...] = ()  # extra tags on every note
+    theme: Theme = Theme()
+    split: Split = Split.CHAPTER

@@ -15,7 +15,7 @@ import sqlite3
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -23,14 +23,12 @@ from pathlib import Path
 import genanki
 from pygments.formatters import HtmlFormatter
 
-from ankigen.model import DeckSpec
+from ankigen.model import DeckSpec, Theme
 
 MODEL_ID = 1894536271
 MODEL_NAME = "ankigen"
 FIELD_NAMES = ("Question", "Answer", "Resources", "References", "Book", "Chapter", "Source")
 TEMPLATE_NAME = "Card 1"
-LIGHT_CODE_STYLE = "default"
-DARK_CODE_STYLE = "github-dark"
 _NIGHT = (".nightMode", ".night_mode")
 
 
@@ -64,28 +62,31 @@ def _token_classes(css: str) -> set[str]:
     return classes
 
 
-@lru_cache(maxsize=1)
-def card_css() -> str:
+DEFAULT_THEME = Theme()
+
+
+@lru_cache(maxsize=8)
+def card_css(theme: Theme = DEFAULT_THEME) -> str:
     """The notetype CSS: the card style, a light code theme and a dark one for night mode."""
-    light = _code_css(LIGHT_CODE_STYLE, ("",))
-    dark = _code_css(DARK_CODE_STYLE, _NIGHT)
+    light = _code_css(theme.light, ("",))
+    dark = _code_css(theme.dark, _NIGHT)
     # Tokens the light theme colours but the dark one does not would keep their light colour on
     # a dark background: reset them first, then let the dark theme's own rules win.
-    missing = sorted(_token_classes(light) - _token_classes(_code_css(DARK_CODE_STYLE, ("",))))
+    missing = sorted(_token_classes(light) - _token_classes(_code_css(theme.dark, ("",))))
     reset = ", ".join(f"{night} .highlight {cls}" for cls in missing for night in _NIGHT)
     resets = f"{reset} {{ color: inherit; background-color: transparent; font-weight: inherit; font-style: inherit }}"
     return "\n".join([_theme("card.css"), "/* Pygments: light */", light, "/* Pygments: night */", resets, dark])
 
 
-@lru_cache(maxsize=1)
-def notetype() -> genanki.Model:
+@lru_cache(maxsize=8)
+def notetype(theme: Theme = DEFAULT_THEME) -> genanki.Model:
     """The one notetype every ankigen note uses."""
     return genanki.Model(
         MODEL_ID,
         MODEL_NAME,
         fields=[{"name": name} for name in FIELD_NAMES],
         templates=[{"name": TEMPLATE_NAME, "qfmt": _theme("front.html"), "afmt": _theme("back.html")}],
-        css=card_css(),
+        css=card_css(theme),
         sort_field_index=0,
     )
 
@@ -120,18 +121,28 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, when: tuple[int, int,
     archive.writestr(info, data, compresslevel=6)
 
 
-def _collection_bytes(spec: DeckSpec, timestamp: float, ids: Iterator[int]) -> bytes:
-    deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
-    model = notetype()
-    for card in spec.cards:
-        fields = [card.question, card.answer, card.resources, card.references, spec.book, spec.chapter, card.source]
-        deck.add_note(_Note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
+def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme) -> bytes:
+    model = notetype(theme)
     with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
         db_path = Path(tmp) / "collection.anki2"
         db_path.write_bytes(_empty_collection())
         conn = sqlite3.connect(db_path)
         try:
-            deck.write_to_db(conn.cursor(), timestamp, ids)
+            cursor = conn.cursor()
+            for spec in decks:
+                deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
+                for card in spec.cards:
+                    fields = [
+                        card.question,
+                        card.answer,
+                        card.resources,
+                        card.references,
+                        spec.book,
+                        spec.chapter,
+                        card.source,
+                    ]
+                    deck.add_note(_Note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
+                deck.write_to_db(cursor, timestamp, ids)
             conn.commit()
         finally:
             conn.close()
@@ -153,24 +164,27 @@ def _empty_collection() -> bytes:
         return db_path.read_bytes()
 
 
-def stage_apkg(spec: DeckSpec, out_path: Path, *, timestamp: float, first_id: int) -> Path:
-    """Write one deck as a deflate-compressed ``.apkg`` into a temporary file beside ``out_path``
+def stage_apkg(
+    decks: Sequence[DeckSpec], out_path: Path, *, timestamp: float, first_id: int, theme: Theme = DEFAULT_THEME
+) -> Path:
+    """Write decks as one deflate-compressed ``.apkg`` into a temporary file beside ``out_path``
     and return it; renaming it into place is the caller's (``os.replace`` is atomic).
 
     Notes and cards take ids counting up from ``first_id``; ``timestamp`` (seconds) is every
     note's and the notetype's modification time and the zip entries' time.
     """
     ids = itertools.count(first_id)
-    database = _collection_bytes(spec, timestamp, ids)
+    database = _collection_bytes(decks, timestamp, ids, theme)
+    media = list({item.name: item for spec in decks for item in spec.media}.values())
     when = _zip_time(timestamp)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             with zipfile.ZipFile(handle, "w") as archive:
                 _add(archive, "collection.anki2", database, when)
-                media_map = {str(index): item.name for index, item in enumerate(spec.media)}
+                media_map = {str(index): item.name for index, item in enumerate(media)}
                 _add(archive, "media", json.dumps(media_map, sort_keys=True).encode(), when)
-                for index, item in enumerate(spec.media):
+                for index, item in enumerate(media):
                     _add(archive, str(index), item.path.read_bytes(), when)
             handle.flush()
             os.fsync(handle.fileno())
@@ -181,15 +195,22 @@ def stage_apkg(spec: DeckSpec, out_path: Path, *, timestamp: float, first_id: in
     return Path(tmp_name)
 
 
-def write_apkg(spec: DeckSpec, out_path: Path, *, timestamp: float, first_id: int) -> Path:
-    """Write one deck to ``out_path``: staged as a temporary file, then renamed into place."""
-    os.replace(stage_apkg(spec, out_path, timestamp=timestamp, first_id=first_id), out_path)
+def write_apkg(
+    decks: Sequence[DeckSpec], out_path: Path, *, timestamp: float, first_id: int, theme: Theme = DEFAULT_THEME
+) -> Path:
+    """Write decks to ``out_path``: staged as a temporary file, then renamed into place."""
+    os.replace(stage_apkg(decks, out_path, timestamp=timestamp, first_id=first_id, theme=theme), out_path)
     return out_path
 
 
-def notetype_signature() -> str:
+def notetype_signature(theme: Theme = DEFAULT_THEME) -> str:
     """A digest of everything the notetype is made from (a change to the card's CSS, templates or
     code themes changes every deck), without building the CSS."""
-    parts = [str(MODEL_ID), MODEL_NAME, *FIELD_NAMES, TEMPLATE_NAME, LIGHT_CODE_STYLE, DARK_CODE_STYLE]
+    parts = [str(MODEL_ID), MODEL_NAME, *FIELD_NAMES, TEMPLATE_NAME, theme.light, theme.dark]
     parts += [metadata.version("pygments"), *(_theme(name) for name in ("card.css", "front.html", "back.html"))]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
+
+
+def ids_needed(decks: Sequence[DeckSpec]) -> int:
+    """How many note and card ids a package of these decks takes."""
+    return sum(2 * len(spec.cards) for spec in decks) + 1

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from ankigen.fsutil import write_atomic
-from ankigen.model import DeckSpec, RenderedCard
+from ankigen.model import DeckSpec, RenderedCard, Theme
 from ankigen.package import card_css
 
 _SECTION = re.compile(r"\{\{#(\w+)\}\}(.*?)\{\{/\1\}\}", re.DOTALL)
@@ -126,10 +126,10 @@ def index_page(decks: Sequence[DeckSpec]) -> str:
     return _page("ankigen preview", "\n".join(parts))
 
 
-def write_site(decks: Sequence[DeckSpec], out_dir: Path) -> PreviewSite:
+def write_site(decks: Sequence[DeckSpec], out_dir: Path, theme: Theme = Theme()) -> PreviewSite:
     """Write the preview site into ``out_dir`` (created when missing)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(out_dir / "card.css", card_css().encode())
+    write_atomic(out_dir / "card.css", card_css(theme).encode())
     write_atomic(out_dir / "preview.css", _theme("preview.css").encode())
     write_atomic(out_dir / "preview.js", _theme("preview.js").encode())
     pages = []

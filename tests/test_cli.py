@@ -40,7 +40,7 @@ def test_build_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "learning-ebpf-chapter-01.apkg",
         "learning-ebpf-chapter-02.apkg",
     ]
-    assert f"Wrote 2 decks (9 cards) from 1 book to {out_dir}/; 1 warning" in out
+    assert f"Wrote 2 packages (2 decks, 9 cards) from 1 book to {out_dir}/; 1 warning" in out
     assert "seeds/learning-ebpf.md:2:1: warning AG108 image 'covers/9781098135126.jpg' not found" in err
     assert err.count("AG113") == 1  # the 9 empty chapters: one notice line
     assert "skipped 9 empty sections" in err
@@ -117,7 +117,7 @@ def test_console_script_and_module_entry_points(tmp_path: Path) -> None:
         check=False,
     )
     assert module.returncode == 0, module.stderr
-    assert "Wrote 2 decks" in module.stdout
+    assert "Wrote 2 packages (2 decks, 9 cards)" in module.stdout
     script = Path(sys.executable).with_name("ankigen")
     version = subprocess.run([str(script), "--version"], capture_output=True, text=True, check=False)
     assert version.returncode == 0 and version.stdout.strip() == f"ankigen {__version__}"

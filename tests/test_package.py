@@ -73,7 +73,7 @@ def spec(tmp_path: Path, cards: int = 3) -> DeckSpec:
 
 
 def test_apkg_is_deflated_and_well_formed(tmp_path: Path) -> None:
-    out = package.write_apkg(spec(tmp_path), tmp_path / "deck.apkg", timestamp=TIMESTAMP, first_id=1000)
+    out = package.write_apkg([spec(tmp_path)], tmp_path / "deck.apkg", timestamp=TIMESTAMP, first_id=1000)
     with zipfile.ZipFile(out) as archive:
         infos = archive.infolist()
         assert [i.filename for i in infos] == ["collection.anki2", "media", "0"]
@@ -95,7 +95,7 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> No
     broken = spec(tmp_path)
     broken.media[0].path.unlink()  # reading the media fails mid-write
     try:
-        package.write_apkg(broken, target, timestamp=TIMESTAMP, first_id=1000)
+        package.write_apkg([broken], target, timestamp=TIMESTAMP, first_id=1000)
     except OSError:
         pass
     else:

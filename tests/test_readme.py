@@ -47,7 +47,7 @@ def test_readme_commands_work_on_a_clean_copy(tmp_path: Path) -> None:
         "learning-ebpf-chapter-01.apkg",
         "learning-ebpf-chapter-02.apkg",
     ]
-    assert "Wrote 2 decks (9 cards)" in built.stdout
+    assert "Wrote 2 packages (2 decks, 9 cards)" in built.stdout
 
     tested = subprocess.run(
         ["bash", "-c", command("test")], cwd=project, env=env, capture_output=True, text=True, check=False

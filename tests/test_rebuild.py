@@ -103,7 +103,7 @@ def test_rebuild_after_edits_keeps_progress_and_applies_every_edit(
     moved.write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
     # The card style changed too: the notetype's CSS must reach the collection.
     new_css = package.card_css() + "\n/* style v2 */\n"
-    monkeypatch.setattr(package, "card_css", lambda: new_css)
+    monkeypatch.setattr(package, "card_css", lambda theme=None: new_css)
     package.notetype.cache_clear()
     try:
         second = build(notes, tmp_path / "dist", TIMESTAMP + DAY)
