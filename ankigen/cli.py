@@ -40,9 +40,12 @@ _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTI
 
 def _consoles() -> tuple[Console, Console]:
     """stdout and stderr; colour off with NO_COLOR, and plain text whenever not a terminal."""
-    no_color = bool(os.environ.get("NO_COLOR"))
-    out = Console(no_color=no_color, highlight=False, soft_wrap=True)
-    return out, Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    plain = bool(os.environ.get("NO_COLOR"))  # no-color.org: and then no other styling either
+    if plain:
+        return Console(color_system=None, highlight=False, soft_wrap=True), Console(
+            stderr=True, color_system=None, highlight=False, soft_wrap=True
+        )
+    return Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _print_diagnostics(err: Console, diagnostics: tuple[Diagnostic, ...], *, quiet: bool) -> None:
