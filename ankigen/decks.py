@@ -66,41 +66,36 @@ class MediaResolver:
 
     root: Path
     diagnostics: list[Diagnostic]
-    by_path: dict[tuple[Path, str], MediaFile | None] = field(default_factory=dict)
+    by_path: dict[tuple[Path, str], tuple[MediaFile | None, str, str]] = field(default_factory=dict)
 
     def resolve(self, ref: ImageRef, notes_file: Path, *, cover: bool = False) -> MediaFile | None:
-        """The packaged file an image source names, or None (with a warning) when it may not be
-        packaged. Anki imports only the media that notes use, or whose name starts with ``_``:
-        a cover, shown only in the deck description, gets that prefix."""
+        """The packaged file an image source names, or None (with a warning at every place that
+        names it) when it may not be packaged. Anki imports only the media that notes use, or whose
+        name starts with ``_``: a cover, shown only in the deck description, gets that prefix."""
         prefix = "_" if cover else ""
         src = ref.src
         if _REMOTE.match(src) and not src.lower().startswith("file:"):
             return None
         target = (notes_file.parent / src.split("#", 1)[0].split("?", 1)[0]).resolve()
-        if (target, prefix) in self.by_path:
-            return self.by_path[(target, prefix)]
-        media: MediaFile | None = None
-        if not target.is_relative_to(self.root):
-            self._warn(
-                ref,
-                codes.UNSAFE_IMAGE,
-                f"image {src!r} is outside the notes folder {display_path(self.root)}; not packaged",
-            )
-        elif not target.is_file():
-            self._warn(ref, codes.MISSING_IMAGE, f"image {src!r} not found")
-        else:
-            try:
-                digest = hashlib.sha256(target.read_bytes()).hexdigest()[:12]
-            except OSError as exc:
-                self._warn(ref, codes.MISSING_IMAGE, f"image {src!r} cannot be read: {exc.strerror}")
-            else:
-                stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", target.stem)[:40]
-                media = MediaFile(f"{prefix}ankigen-{stem}-{digest}{target.suffix.lower()}", target)
-        self.by_path[(target, prefix)] = media
+        key = (target, prefix)
+        if key not in self.by_path:
+            self.by_path[key] = self._look(target, prefix)
+        media, code, problem = self.by_path[key]
+        if media is None:
+            self.diagnostics.append(codes.diagnostic(code, ref.loc, f"image {src!r} {problem}"))
         return media
 
-    def _warn(self, ref: ImageRef, code: str, message: str) -> None:
-        self.diagnostics.append(codes.diagnostic(code, ref.loc, message))
+    def _look(self, target: Path, prefix: str) -> tuple[MediaFile | None, str, str]:
+        if not target.is_relative_to(self.root):
+            return None, codes.UNSAFE_IMAGE, f"is outside the notes folder {display_path(self.root)}; not packaged"
+        if not target.is_file():
+            return None, codes.MISSING_IMAGE, "not found"
+        try:
+            digest = hashlib.sha256(target.read_bytes()).hexdigest()[:12]
+        except OSError as exc:
+            return None, codes.MISSING_IMAGE, f"cannot be read: {exc.strerror}"
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", target.stem)[:40]
+        return MediaFile(f"{prefix}ankigen-{stem}-{digest}{target.suffix.lower()}", target), "", ""
 
 
 def card_guid(book: Book, card: Card, occurrence: int) -> str:

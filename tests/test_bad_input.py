@@ -419,3 +419,10 @@ def test_a_50_mb_notes_file_builds_in_memory_proportional_to_it(tmp_path: Path) 
             assert cards > 500
     # Linear in the input, at most six bytes of memory per byte of notes beyond the first 10 MB.
     assert peaks[50] - peaks[10] < 6 * 40_000_000, peaks
+
+
+def test_a_missing_image_is_reported_wherever_it_is_named(tmp_path: Path) -> None:
+    card = CARD.format(q="{q}", a='> <img src="data/none.png"/>')
+    folder = notes_dir(tmp_path, {"b.md": "# B\n" + card.format(q="One?") + card.format(q="Two?")})
+    planned = pipeline.plan([folder])
+    assert [(d.code, d.loc.line) for d in planned.diagnostics] == [("AG108", 5), ("AG108", 10)]
