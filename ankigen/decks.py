@@ -31,6 +31,11 @@ from ankigen.package import guid_for
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|//)", re.IGNORECASE)
 
 
+def cards(count: int) -> str:
+    """``1 card``, ``2 cards``."""
+    return f"{count} card" if count == 1 else f"{count} cards"
+
+
 def display_path(path: Path) -> str:
     """A path as the user would write it: relative to the current folder when inside it."""
     try:
@@ -172,7 +177,7 @@ def render_book(
             )
         cover_html = f'<img class="ag-cover" src="{html.escape(cover.name)}" alt="">' if cover else ""
         description = (
-            f"{cover_html}<p><b>{html.escape(book.title)}</b></p><p>{html.escape(label)} · {len(rendered)} cards</p>"
+            f"{cover_html}<p><b>{html.escape(book.title)}</b></p><p>{html.escape(label)} · {cards(len(rendered))}</p>"
             "<p><small>Built by ankigen from "
             f"{html.escape(shown_path)}</small></p>"
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ankigen.decks import cards
 from ankigen.fsutil import write_atomic
 from ankigen.model import DeckSpec, RenderedCard, Theme
 from ankigen.package import card_css
@@ -114,11 +115,11 @@ def index_page(decks: Sequence[DeckSpec]) -> str:
         total = sum(len(s.cards) for s in specs)
         items = "".join(
             f'<li><a href="{html.escape(_page_name(s))}">{html.escape(s.chapter)}</a>'
-            f' <span class="ag-count">{len(s.cards)} cards</span></li>'
+            f' <span class="ag-count">{cards(len(s.cards))}</span></li>'
             for s in specs
         )
         parts.append(
-            f'<section class="ag-book"><h2>{html.escape(book)} <span class="ag-count">{total} cards</span></h2>'
+            f'<section class="ag-book"><h2>{html.escape(book)} <span class="ag-count">{cards(total)}</span></h2>'
             f"<ul>{items}</ul></section>"
         )
     if not decks:
