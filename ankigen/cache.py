@@ -17,7 +17,8 @@ from ankigen import __version__
 from ankigen.fsutil import write_atomic
 from ankigen.model import Card, Fields
 
-# Bumped whenever the HTML a card renders to changes without a library version changing.
+# Bump whenever the HTML a card renders to changes (render.py, sanitize.py) without a version
+# of ankigen or of a library changing.
 RENDERER_VERSION = "2"
 _LIBRARIES = ("markdown", "pygments", "pymdown-extensions", "nh3")
 

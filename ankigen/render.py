@@ -24,9 +24,6 @@ from ankigen.fences import fence_open
 from ankigen.model import Card, Fields
 from ankigen.sanitize import sanitize
 
-# Bumped whenever the HTML a card renders to changes (part of the render cache key).
-RENDERER_VERSION = "1"
-
 # Fence names seen in real notes that are not Pygments lexer names (or name the wrong lexer).
 LEXER_ALIASES: Mapping[str, str] = {
     "cp": "cpp",
