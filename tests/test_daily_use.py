@@ -6,6 +6,7 @@ import json
 import os
 import queue
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -252,3 +253,36 @@ def test_the_wheel_carries_its_theme(tmp_path: Path) -> None:
     assert "ankigen/py.typed" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "ankigen = ankigen.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_every_build_flag_reaches_the_decks(tmp_path: Path) -> None:
+    config = tmp_path / "elsewhere.toml"
+    config.write_text('tags = ["from-config"]\n', encoding="utf-8")
+    cache = tmp_path / "cache"
+    code, _, err = cli(
+        "build", str(SEED), "--out", str(tmp_path / "d"), "--deck-name", "Kernel::{book}::{chapter}",
+        "--tag", "one", "--tag", "two", "--light-theme", "friendly", "--dark-theme", "monokai", "--jobs", "1",
+        "--cache-dir", str(cache), "--config", str(config), "--root", str(REPO),
+    )  # fmt: skip
+    assert code == 0, err
+    assert list(cache.rglob("*.pickle")), "the render cache went to --cache-dir"
+    code, out, _ = cli("inspect", str(tmp_path / "d" / "learning-ebpf-chapter-01.apkg"), "--json")
+    data = json.loads(out)
+    assert [d["name"] for d in data["decks"]] == ["Kernel::Learning eBPF::Chapter 01"]
+    assert {"one", "two", "from-config"} <= set(data["notes"][0]["tags"])
+    with zipfile.ZipFile(tmp_path / "d" / "learning-ebpf-chapter-01.apkg") as archive:
+        (tmp_path / "col.db").write_bytes(archive.read("collection.anki2"))
+    with sqlite3.connect(tmp_path / "col.db") as db:
+        css = json.loads(db.execute("select models from col").fetchone()[0])["1894536271"]["css"]
+    light, night = css.split("/* Pygments: night */")
+    assert "#f0f0f0" in light.lower()  # friendly's background
+    assert "#272822" in night.lower()  # monokai's background
+
+
+def test_preview_command(tmp_path: Path) -> None:
+    code, out, _ = cli("preview", str(SEED), "--out", str(tmp_path / "site"), "-q")
+    assert code == 0
+    assert f"Wrote a preview of 2 decks (9 cards): {tmp_path / 'site' / 'index.html'}" in out
+    page = (tmp_path / "site" / "learning-ebpf-chapter-02.html").read_text(encoding="utf-8")
+    assert page.count('class="ag-pair"') == 5 and '<link rel="stylesheet" href="card.css">' in page
+    assert (tmp_path / "site" / "card.css").read_text(encoding="utf-8").startswith("/* ankigen card style.")
