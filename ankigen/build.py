@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ankigen import codes, manifest
 from ankigen import extract as ex
-from ankigen.cache import RenderCache
+from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract
 from ankigen.decks import MediaResolver, display_path, empty_notice, render_book, slug
 from ankigen.errors import AnkigenError, UsageError
 from ankigen.model import Book, DeckOptions, DeckSpec, Diagnostic, Severity, SourceLoc, Split
@@ -101,7 +101,14 @@ def _book(
     consumed, so a writer holds one chapter's HTML at a time. The diagnostics grow meanwhile."""
     diagnostics: list[Diagnostic] = []
     try:
-        extracted = ex.read_notes(path, shown)
+        data = ex.read_bytes(path, shown)
+        if cache_dir is None or len(data) > EXTRACT_CACHE_LIMIT:
+            del data  # a large file: read it again, holding one copy of it in memory, not two
+            extracted = ex.read_notes(path, shown)
+        else:
+            extracted = cached_extract(
+                cache_dir, path, shown, data, lambda raw: ex.extract(ex.decode(raw, shown), shown)
+            )
     except AnkigenError as exc:
         diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
         return None, diagnostics, iter(())

@@ -8,18 +8,18 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
 from ankigen import __version__
 from ankigen.fsutil import write_atomic
-from ankigen.model import Card, Fields
+from ankigen.model import Card, Extracted, Fields
 
-# Bump whenever the HTML a card renders to changes (render.py, sanitize.py) without a version
-# of ankigen or of a library changing.
-RENDERER_VERSION = "2"
+# The modules whose code decides what a card extracts and renders to: a change to any of them
+# (a new release, or a developer's edit) starts a fresh cache, so no stale entry is ever served.
+_SHAPING = ("extract", "fences", "htmltags", "model", "render", "sanitize")
 _LIBRARIES = ("markdown", "pygments", "pymdown-extensions", "nh3")
 
 
@@ -34,14 +34,17 @@ def default_dir() -> Path:
 
 @lru_cache(maxsize=1)
 def namespace() -> str:
-    """Renderer and library versions: a new version of any of them starts a fresh cache."""
-    versions = [f"ankigen={__version__}", f"renderer={RENDERER_VERSION}"]
+    """Our code and the libraries' versions: a change to any of them starts a fresh cache."""
+    parts = [f"ankigen={__version__}"]
+    here = Path(__file__).parent
+    for module in _SHAPING:
+        parts.append(hashlib.sha256(here.joinpath(f"{module}.py").read_bytes()).hexdigest())
     for name in _LIBRARIES:
         try:
-            versions.append(f"{name}={metadata.version(name)}")
+            parts.append(f"{name}={metadata.version(name)}")
         except metadata.PackageNotFoundError:
-            versions.append(f"{name}=?")
-    return hashlib.sha256("\n".join(versions).encode()).hexdigest()[:16]
+            parts.append(f"{name}=?")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
 def card_key(card: Card, media: Mapping[str, str]) -> str:
@@ -51,15 +54,42 @@ def card_key(card: Card, media: Mapping[str, str]) -> str:
     return hashlib.blake2b("\x1d".join(parts).encode(), digest_size=16).hexdigest()
 
 
+# Files larger than this are extracted from scratch each time: caching them would keep a second
+# copy of the file in memory.
+EXTRACT_CACHE_LIMIT = 8_000_000
+
+
+def _file_key(source: Path) -> str:
+    return hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:24]
+
+
+def cached_extract(
+    folder: Path, source: Path, shown: str, data: bytes, extract: Callable[[bytes], Extracted]
+) -> Extracted:
+    """``extract(data)``, or what it gave last time for the same bytes under the same name."""
+    path = folder / namespace() / f"{_file_key(source)}.extract.pickle"
+    key = hashlib.blake2b(data + b"\x00" + shown.encode(), digest_size=16).hexdigest()
+    try:
+        with path.open("rb") as handle:
+            stored_key, stored = pickle.load(handle)
+        if stored_key == key and isinstance(stored, Extracted):
+            return stored
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
+        pass
+    result = extract(data)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, pickle.dumps((key, result), protocol=pickle.HIGHEST_PROTOCOL))
+    except OSError:
+        pass
+    return result
+
+
 class RenderCache:
     """The cached fields of one notes file's cards; ``save()`` keeps only the entries used."""
 
     def __init__(self, folder: Path | None, source: Path) -> None:
-        self.path = (
-            folder / namespace() / f"{hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:24]}.pickle"
-            if folder
-            else None
-        )
+        self.path = folder / namespace() / f"{_file_key(source)}.pickle" if folder else None
         self.entries: dict[str, Fields] = {}
         self.used: dict[str, Fields] = {}
         self.misses = 0

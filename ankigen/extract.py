@@ -415,8 +415,8 @@ def _report_duplicates(book: Book, scanner: _Scanner) -> None:
                 first[key] = card
 
 
-def read_notes(path: Path, shown: str | None = None) -> Extracted:
-    """Read and extract one notes file; unreadable input becomes a ReadError naming the file."""
+def read_bytes(path: Path, shown: str | None = None) -> bytes:
+    """A notes file's bytes; unreadable or empty input becomes a ReadError naming the file."""
     name = shown or str(path)
     try:
         data = path.read_bytes()
@@ -424,6 +424,11 @@ def read_notes(path: Path, shown: str | None = None) -> Extracted:
         raise ReadError(f"cannot read: {exc.strerror or exc}", name) from None
     if data.isspace() or not data:
         raise ReadError("the file is empty", name)
-    text = decode(data, name)
-    del data  # a large file: keep one copy of it in memory, not three
+    return data
+
+
+def read_notes(path: Path, shown: str | None = None) -> Extracted:
+    """Read and extract one notes file; unreadable input becomes a ReadError naming the file."""
+    name = shown or str(path)
+    text = decode(read_bytes(path, name), name)  # a large file: one copy of it in memory, not two
     return extract(text, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import filecmp
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from ankigen import build as pipeline
 from ankigen import package
+from ankigen.apkginfo import read_package
 from ankigen.model import Severity
 
 from .conftest import SEED, TIMESTAMP, AnkiCollection
@@ -247,3 +249,27 @@ def test_ids_are_never_zero(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     with pytest.raises(pipeline.UsageError, match="after 1970"):
         pipeline.build_timestamp()
+
+
+def test_the_cache_is_safe_to_delete_or_damage_and_never_stale(tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    path = notes / "book.md"
+    card = "<details>\n<summary>Q?</summary>\n\n> {a}\n</details>\n"
+    path.write_text("# Book\n" + card.format(a="first `answer`"), encoding="utf-8")
+    cache = tmp_path / "cache"
+
+    def answer() -> str:
+        result = pipeline.build([notes], tmp_path / "dist", cache_dir=cache, jobs=1, timestamp=TIMESTAMP)
+        assert result.committed
+        return dict(read_package(tmp_path / "dist" / "book.apkg").notes[0].fields)["Answer"]
+
+    assert answer() == "<p>first <code>answer</code></p>"
+    assert len(list(cache.rglob("*.pickle"))) == 2  # the extracted book and the rendered cards
+    for stored in cache.rglob("*.pickle"):
+        stored.write_bytes(b"damaged")
+    assert answer() == "<p>first <code>answer</code></p>"
+    path.write_text("# Book\n" + card.format(a="second *answer*"), encoding="utf-8")
+    assert answer() == "<p>second <em>answer</em></p>"
+    shutil.rmtree(cache)
+    assert answer() == "<p>second <em>answer</em></p>"
