@@ -58,10 +58,11 @@ _ALL = (
     Code("AG103", Severity.ERROR, "the question is empty", "The `<summary>` holds no text: write the question."),
     Code(
         "AG104",
-        Severity.WARNING,
-        "the answer is empty (the card is still built)",
-        "Nothing but the question: no answer, no Resources and no References. Real notes hold such "
-        "statement cards, so the card is built; write an answer if it needs one.",
+        Severity.ERROR,
+        "the answer is empty (the card is still built, so no review is lost)",
+        "Nothing but the question: no answer, no Resources and no References. A card with no back is "
+        "an error, but it is still packaged (real notes hold such statement cards, and dropping one "
+        "would orphan its reviews in Anki): write the answer.",
     ),
     Code(
         "AG105",

@@ -356,9 +356,9 @@ def test_empty_question() -> None:
     )
 
 
-def test_empty_answer_is_a_warning_and_the_card_is_kept() -> None:
+def test_empty_answer_is_an_error_and_the_card_is_kept() -> None:
     text = "# B\n" + CARD.format(question="A statement.", answer="")
-    assert codes(text) == [("AG104", 2, Severity.WARNING)]
+    assert codes(text) == [("AG104", 2, Severity.ERROR)]
     assert len(cards_of(text)) == 1
 
 
