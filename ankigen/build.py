@@ -223,15 +223,28 @@ def _package(
     """Stage one package, unless the output folder already holds exactly this one."""
     # Under SOURCE_DATE_EPOCH the time is part of the bytes; otherwise an unchanged package keeps
     # the file (and the older time) it already has, which Anki has or will take as it is.
+    names = tuple(spec.deck_name for spec in decks)
+    cards = sum(len(spec.cards) for spec in decks)
+    if out_dir is None:  # a check: nothing is written, so nothing needs comparing
+        return StagedPackage(filename, names, cards, "", None)
     reproducible = bool(os.environ.get("SOURCE_DATE_EPOCH", "").strip())
     digest = _digest(decks, options, str(stamp) if reproducible else "")
     temp: Path | None = None
-    if out_dir is not None and not (previous.get(filename) == digest and (out_dir / filename).is_file()):
+    if not (previous.get(filename) == digest and (out_dir / filename).is_file()):
         from ankigen.package import stage_apkg
 
         temp = stage_apkg(decks, out_dir / filename, timestamp=stamp, first_id=first_id, theme=options.theme)
-    names = tuple(spec.deck_name for spec in decks)
-    return StagedPackage(filename, names, sum(len(spec.cards) for spec in decks), digest, temp)
+    return StagedPackage(filename, names, cards, digest, temp)
+
+
+def _first_id(stamp: int) -> int:
+    """Note and card ids count up from the build time in milliseconds (never 0)."""
+    return max(stamp * 1000, 1)
+
+
+def _ids_needed(decks: Sequence[DeckSpec]) -> int:
+    """How many ids a package of these decks takes: a note id and a card id per card, and one spare."""
+    return sum(2 * len(spec.cards) for spec in decks) + 1
 
 
 def _records(decks: Sequence[DeckSpec]) -> list[manifest.CardRecord]:
@@ -249,7 +262,7 @@ def _run(job: _Job) -> _Outcome:
     if split is Split.CHAPTER:
         for spec in rendered:  # one chapter's HTML in memory at a time
             packages.append(_package([spec], spec.filename, job.out_dir, job.stamp, next_id, job.previous, job.options))
-            next_id += 2 * len(spec.cards) + 1
+            next_id += _ids_needed([spec])
             records.extend(_records([spec]))
     else:
         decks = list(rendered)
@@ -280,12 +293,12 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _outcomes(jobs: list[_Job], workers: int, progress: Callable[[str], None] | None) -> Iterator[_Outcome]:
+def _outcomes(jobs: list[_Job], workers: int, progress: Callable[[str, int], None] | None) -> Iterator[_Outcome]:
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield _run(job)
             if progress:
-                progress(job.shown)
+                progress(job.shown, len(jobs))
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix" else None)
@@ -293,7 +306,7 @@ def _outcomes(jobs: list[_Job], workers: int, progress: Callable[[str], None] | 
         for outcome in pool.map(_run, jobs):
             yield outcome
             if progress:
-                progress(outcome.shown)
+                progress(outcome.shown, len(jobs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +358,7 @@ def build(
     timestamp: float | None = None,
     strict: bool = False,
     options: DeckOptions = DeckOptions(),
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> BuildResult:
     """Build the decks of every notes file under ``paths`` into ``out_dir`` (``None``: only
     check), one package per chapter, book or in all as ``options.split`` says. The output is the
@@ -360,7 +373,7 @@ def build(
     stamp = _stamp(timestamp, previous)
     known = {f.name: f.digest for f in previous.packages} if previous else {}
     work: list[_Job] = []
-    next_id = max(stamp * 1000, 1)
+    next_id = _first_id(stamp)
     for path in files:
         work.append(_Job(path, display_path(path), image_root, cache_dir, out_dir, stamp, next_id, known, options))
         next_id += _id_space(path)
@@ -385,8 +398,7 @@ def build(
             records.extend(outcome.records)
             every_deck.extend(outcome.decks)
         if options.split is Split.ALL and every_deck:
-            start = max(stamp * 1000, 1)
-            packages.append(_package(every_deck, ALL_PACKAGE, out_dir, stamp, start, known, options))
+            packages.append(_package(every_deck, ALL_PACKAGE, out_dir, stamp, _first_id(stamp), known, options))
     except BaseException:
         _discard([p.staged for p in packages] + discarded)
         raise
@@ -453,11 +465,11 @@ def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> Buil
     _prepare_out_dir(out_dir)
     previous = manifest.read(out_dir)
     stamp = _stamp(timestamp, previous)
-    next_id = max(stamp * 1000, 1)
+    next_id = _first_id(stamp)
     packages: list[StagedPackage] = []
     for spec in built.decks:
         packages.append(_package([spec], spec.filename, out_dir, stamp, next_id, {}, DeckOptions()))
-        next_id += 2 * len(spec.cards) + 1
+        next_id += _ids_needed([spec])
     written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
     removed, gone = _finish(out_dir, previous, stamp, packages, _records(built.decks))
     return BuildResult(

@@ -24,6 +24,8 @@ from ankigen.errors import AnkigenError, UsageError
 from ankigen.model import DeckOptions, Diagnostic, Severity, Split, Theme
 
 if TYPE_CHECKING:
+    from rich.progress import TaskID
+
     from ankigen.build import BuildResult
 
 app = typer.Typer(
@@ -180,25 +182,38 @@ def _settings(
 
 
 @contextmanager
-def _progress(err: Console, enabled: bool, total: int) -> Iterator[Callable[[str], None] | None]:
-    """A progress bar on a terminal for builds of more than a few files; nothing otherwise."""
-    if not enabled or total < 4 or not err.is_terminal:
+def _progress(err: Console, enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
+    """A progress bar on a terminal for builds of more than a few files; nothing otherwise. The
+    bar starts when the first file is done, with the number of files the build reports."""
+    if not enabled or not err.is_terminal:
         yield None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(
-        TextColumn("building"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err, transient=True
-    ) as bar:
-        task = bar.add_task("build", total=total)
-        yield lambda _shown: bar.advance(task)
+    started: list[tuple[Progress, TaskID]] = []
+
+    def advance(_shown: str, total: int) -> None:
+        if total < 4:
+            return
+        if not started:
+            columns = (TextColumn("building"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+            bar = Progress(*columns, console=err, transient=True)
+            bar.start()
+            started.append((bar, bar.add_task("build", total=total)))
+        bar, task = started[0]
+        bar.advance(task)
+
+    try:
+        yield advance
+    finally:
+        if started:
+            started[0][0].stop()
 
 
 def _run_build(settings: _Settings, err: Console, *, quiet: bool) -> BuildResult:
     from ankigen import build as pipeline
 
-    total = len(pipeline.discover(settings.sources))
-    with _progress(err, not quiet, total) as progress:
+    with _progress(err, not quiet) as progress:
         return pipeline.build(
             settings.sources,
             settings.out,

@@ -209,8 +209,3 @@ def notetype_signature(theme: Theme = DEFAULT_THEME) -> str:
     parts = [str(MODEL_ID), MODEL_NAME, *FIELD_NAMES, TEMPLATE_NAME, theme.light, theme.dark]
     parts += [metadata.version("pygments"), *(_theme(name) for name in ("card.css", "front.html", "back.html"))]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
-
-
-def ids_needed(decks: Sequence[DeckSpec]) -> int:
-    """How many note and card ids a package of these decks takes."""
-    return sum(2 * len(spec.cards) for spec in decks) + 1

@@ -289,11 +289,6 @@ def rewrite_images(fragment: str, media: Mapping[str, str]) -> str:
     return _IMG_SRC.sub(swap, fragment)
 
 
-def render_answer(card: Card, media: Mapping[str, str]) -> str:
-    """The answer's HTML, images pointed at their media names."""
-    return rewrite_images(markdown_html(card.answer), media) if card.answer else ""
-
-
 def _safe_answer(card: Card, media: Mapping[str, str]) -> tuple[str, bool]:
     if not card.answer:
         return "", False

@@ -12,7 +12,7 @@ from ankigen.render import (
     list_html,
     markdown_html,
     question_html,
-    render_answer,
+    render_fields,
     rewrite_images,
 )
 
@@ -144,10 +144,10 @@ def test_footer_lists() -> None:
 
 
 def test_images_point_at_media_names() -> None:
-    out = render_answer(
+    out = render_fields(
         card('<img src="data/bag.png" alt="bag"/>\n\n![d](img/d.svg)'),
         {"data/bag.png": "m1.png", "img/d.svg": "m2.svg"},
-    )
+    ).answer
     assert 'src="m1.png"' in out and 'src="m2.svg"' in out
     assert rewrite_images('<img src="x.png">', {}) == '<img src="x.png">'
 
