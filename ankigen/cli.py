@@ -489,8 +489,11 @@ def sync(
         _fail(err, exc)
     except OSError as exc:
         _fail(err, AnkigenError(f"{exc.filename or 'collection'}: {exc.strerror or exc}"))
-    except KeyboardInterrupt:
-        err.print("interrupted", style="bold red")
+    except KeyboardInterrupt as exc:
+        done = isinstance(exc, syncing.AppliedThenInterrupted)
+        err.print(
+            f"interrupted: {'the sync was applied in full first' if done else 'nothing changed'}", style="bold red"
+        )
         raise typer.Exit(130) from None
     _report_sync(changes, stdout, err, verbose=verbose)
     if planned.count(Severity.ERROR):

@@ -341,7 +341,11 @@ def _interrupt_deferred() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGINT, previous)
     if caught:
-        raise KeyboardInterrupt
+        raise AppliedThenInterrupted
+
+
+class AppliedThenInterrupted(KeyboardInterrupt):
+    """Ctrl-C came while a sync was being applied: it was applied in full first."""
 
 
 def backup(col: Collection, path: Path) -> Path | None:

@@ -4,6 +4,7 @@ review history, flags and suspensions kept, their own notes never touched."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -354,3 +355,27 @@ def test_the_whole_corpus_synced_holds_every_card_once(tmp_path: Path) -> None:
     assert f"0 added, 0 updated, 0 moved, {planned.cards} unchanged" in out
     with opened(col_path) as col:
         assert notes_state(col) == before
+
+
+def test_ctrl_c_leaves_the_collection_as_it_was_or_fully_synced(tmp_path: Path) -> None:
+    corpus = corpus_or_skip() / "resources"
+    col_path = tmp_path / "collection.anki2"
+    new_collection(col_path)
+    env = {**os.environ, "ANKIGEN_CACHE_DIR": str(tmp_path / "cold-cache"), "NO_COLOR": "1"}
+    command = [sys.executable, "-m", "ankigen", "sync", str(corpus), "--collection", str(col_path)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        process.stderr.readline()  # the first diagnostic: the build is under way
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 130
+    last = err.strip().splitlines()[-1]
+    with opened(col_path) as col:
+        count = col.note_count()
+    if last == "interrupted: nothing changed":
+        assert count == 1
+    else:
+        assert last == "interrupted: the sync was applied in full first"
+        assert count == 1 + pipeline.plan([corpus]).cards
