@@ -118,6 +118,11 @@ def test_sync_keeps_a_collection_in_step_with_the_notes(tmp_path: Path) -> None:
         flagged = col.get_card(col.find_cards(f'"deck:Learning eBPF::Chapter 01" "Question:{MOVED}"')[0])
         col.set_user_flag_for_cards(3, [flagged.id])
         col.sched.suspend_cards([flagged.id])
+        tagged = col.get_note(flagged.nid)
+        tagged.add_tag("leech")  # a tag of the learner's (Anki adds this one itself)
+        col.update_note(tagged)
+        kept_aside = note_by_question(col, "What is an <code>eBPF</code> map?").cards()[0]
+        col.set_deck([kept_aside.id], col.decks.id("Mine"))  # a card the learner moved themselves
         before_history = history(col)
         before_notes = notes_state(col)
         moved_card = flagged.id
@@ -161,6 +166,9 @@ def test_sync_keeps_a_collection_in_step_with_the_notes(tmp_path: Path) -> None:
         assert {cid: after_cards[cid] for cid in before_history[1]} == before_history[1]
         card = col.get_card(moved_card)
         assert card.user_flag() == 3 and card.queue == -1  # flag and suspension kept
+        assert "leech" in card.note().tags and "ankigen::learning-ebpf::chapter-02" in card.note().tags
+        assert "ankigen::learning-ebpf::chapter-01" not in card.note().tags
+        assert col.decks.name(col.get_card(kept_aside.id).did) == "Mine"
         assert notes_state(col)[mine] == user_note
         kept = notes_state(col)
 
@@ -251,6 +259,13 @@ def test_books_not_in_this_sync_and_books_that_fail_to_read_are_never_pruned(tmp
     other.write_bytes(b"\xff\xfe not UTF-8")  # a book that fails to read
     code, out, err = sync(str(notes), "--collection", str(col_path), "--prune")
     assert code == 1 and "AG001" in err and "0 removed" in out
+    # A book with an error (here a card left out by a <details> never closed) is not pruned either.
+    ebpf = notes / "ebpf.md"
+    text = ebpf.read_text(encoding="utf-8")
+    cut = text.index("</details>")
+    ebpf.write_text(text[:cut] + text[cut + len("</details>") :], encoding="utf-8")
+    code, out, err = sync(str(notes), "--collection", str(col_path), "--prune")
+    assert code == 1 and "AG101" in err and "0 removed" in out
     with opened(col_path) as col:
         assert notes_state(col) == before
         assert mine in before
