@@ -163,7 +163,8 @@ class Changes:
 
     @property
     def changes_anything(self) -> bool:
-        return bool(self._new or self._updates or self._moves or self._remove or self.notetype_changed or self._records)
+        changed = self._new or self._updates or self._moves or self._remove or self.notetype_changed
+        return bool(changed) or self._records is not None
 
 
 def _digest(fields: Sequence[str]) -> str:
@@ -272,7 +273,7 @@ def plan_sync(
             changed = False
             if tuple(have) != want or sorted(new_tags) != sorted(tags):
                 updates.append(_Update(nid, want, new_tags))
-                media.update((m.name, m) for m in spec.media if m.name in card.answer)
+                media.update((m.name, m) for m in spec.media if any(m.name in value for value in want))
                 updated.append(entry)
                 changed = True
             cards = decks_of.get(nid, [])

@@ -394,3 +394,29 @@ def test_ctrl_c_leaves_the_collection_as_it_was_or_fully_synced(tmp_path: Path) 
     else:
         assert last == "interrupted: the sync was applied in full first"
         assert count == 1 + pipeline.plan([corpus]).cards
+
+
+def test_images_are_copied_into_the_collections_media_folder(tmp_path: Path) -> None:
+    col_path = tmp_path / "collection.anki2"
+    new_collection(col_path)
+    notes = tmp_path / "notes"
+    (notes / "data").mkdir(parents=True)
+    image = notes / "data" / "diagram.png"
+    image.write_bytes(b"\x89PNG first")
+    book = notes / "book.md"
+    book.write_text(
+        '# Book\n## Chapter 1/1\n<details>\n<summary>Q?</summary>\n\n> <img src="data/diagram.png"/>\n</details>\n'
+    )
+    media = tmp_path / "collection.media"
+
+    def synced_image() -> bytes:
+        assert sync(str(notes), "--collection", str(col_path), "--root", str(tmp_path))[0] == 0
+        with opened(col_path) as col:
+            answer = note_by_question(col, "Q?")["Answer"]
+        names = [p.name for p in media.iterdir() if p.name in answer]
+        assert len(names) == 1, (answer, sorted(media.iterdir()))
+        return (media / names[0]).read_bytes()
+
+    assert synced_image() == b"\x89PNG first"  # a new note: through Anki's import
+    image.write_bytes(b"\x89PNG second")
+    assert synced_image() == b"\x89PNG second"  # an updated note
