@@ -420,3 +420,28 @@ def test_images_are_copied_into_the_collections_media_folder(tmp_path: Path) -> 
     assert synced_image() == b"\x89PNG first"  # a new note: through Anki's import
     image.write_bytes(b"\x89PNG second")
     assert synced_image() == b"\x89PNG second"  # an updated note
+
+
+def test_a_new_card_style_reaches_the_notetype_and_leaves_the_notes_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    col_path = tmp_path / "collection.anki2"
+    new_collection(col_path)
+    assert sync(str(SEED), "--collection", str(col_path))[0] == 0
+    with opened(col_path) as col:
+        before = notes_state(col)
+    new_css = package.card_css() + "\n/* style v2 */\n"
+    monkeypatch.setattr(package, "card_css", lambda theme=None: new_css)
+    package.notetype.cache_clear()
+    try:
+        code, out, err = sync(str(SEED), "--collection", str(col_path))
+    finally:
+        package.notetype.cache_clear()
+    assert code == 0 and "0 updated" in out and "notetype's style and templates were updated" in err
+    with opened(col_path) as col:
+        assert col.models.get(package.MODEL_ID)["css"] == new_css
+        assert notes_state(col) == before
+    (tmp_path / "ankigen.toml").write_text('collection = "collection.anki2"\n')  # the configuration's key
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = sync(str(SEED), "--dry-run")
+    assert code == 0 and str(col_path) in out and "notetype" not in out
