@@ -110,13 +110,26 @@ def open_collection(path: Path) -> Iterator[Collection]:
     try:
         col = Collection(str(path))
     except DBError as exc:
-        if "already open" in str(exc):
-            raise UsageError(IN_USE) from None
-        raise UsageError(f"{path}: not an Anki collection, or damaged (Anki could not open it)") from None
+        raise _open_error(exc, path) from None
     try:
         yield col
     finally:
         col.close()
+
+
+def _open_error(exc: Exception, path: Path) -> UsageError:
+    if "already open" in str(exc):
+        return UsageError(IN_USE)
+    return UsageError(f"{path}: not an Anki collection, or damaged (Anki could not open it)")
+
+
+def _reopen(col: Collection) -> None:
+    from anki.errors import DBError
+
+    try:
+        col.reopen()
+    except DBError as exc:
+        raise _open_error(exc, Path(col.path)) from None
 
 
 # What a sync would do.
@@ -355,6 +368,10 @@ def backup(col: Collection, path: Path) -> Path | None:
     folder = path.parent / "backups"
     folder.mkdir(exist_ok=True)
     col.create_backup(backup_folder=str(folder), force=True, wait_for_completion=True)
+    # The backup leaves the collection open but no longer locked against other processes (checked
+    # with anki 26.9.3): reopened, it is ours alone again, or in use by someone who took it meanwhile.
+    col.close()
+    _reopen(col)
     # Named by the minute and second: a second backup within the same second replaces the first.
     return max(folder.glob("backup-*.colpkg"), key=lambda p: p.stat().st_mtime_ns, default=None)
 

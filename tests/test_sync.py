@@ -445,3 +445,30 @@ def test_a_new_card_style_reaches_the_notetype_and_leaves_the_notes_alone(
     monkeypatch.chdir(tmp_path)
     code, out, _ = sync(str(SEED), "--dry-run")
     assert code == 0 and str(col_path) in out and "notetype" not in out
+
+
+PROBE = """
+import sys
+from anki.collection import Collection
+try:
+    Collection(sys.argv[1]).close()
+    print("opened")
+except Exception as e:
+    print(e)
+"""
+
+
+def test_the_collection_stays_locked_after_ankis_backup(tmp_path: Path) -> None:
+    """Anki's backup releases the collection's lock (anki 26.9.3): sync takes it back before writing."""
+    from ankigen.sync import backup, open_collection
+
+    col_path = tmp_path / "collection.anki2"
+    new_collection(col_path)
+    with open_collection(col_path) as col:
+        made = backup(col, col_path)
+        found = subprocess.run(
+            [sys.executable, "-c", PROBE, str(col_path)], capture_output=True, text=True, timeout=120
+        )
+        assert col.note_count() == 1  # still open here
+    assert made is not None and made.parent == tmp_path / "backups"
+    assert found.stdout.strip() == "Anki already open, or media currently syncing."
