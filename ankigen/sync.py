@@ -78,6 +78,8 @@ def profiles(base: Path) -> list[str]:
 
 def find_collection(collection: Path | None, profile: str | None) -> Path:
     """The collection file named, else the profile's, else the only profile's."""
+    if collection is not None and profile is not None:
+        raise UsageError("--collection and --profile: name one collection, not both")
     if collection is not None:
         if collection.is_dir() and (collection / COLLECTION_FILE).is_file():
             return collection / COLLECTION_FILE

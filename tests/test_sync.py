@@ -472,3 +472,15 @@ def test_the_collection_stays_locked_after_ankis_backup(tmp_path: Path) -> None:
         assert col.note_count() == 1  # still open here
     assert made is not None and made.parent == tmp_path / "backups"
     assert found.stdout.strip() == "Anki already open, or media currently syncing."
+
+
+def test_strict_sync_with_warnings_changes_nothing(tmp_path: Path) -> None:
+    col_path = tmp_path / "collection.anki2"
+    new_collection(col_path)
+    code, out, err = sync(str(SEED), "--collection", str(col_path), "--strict")  # the seed's cover is missing
+    assert code == 1 and "AG108" in err and "--strict: 1 warning; nothing synced" in err and out == ""
+    assert backups(col_path) == []
+    with opened(col_path) as col:
+        assert col.note_count() == 1
+    code, _, err = sync(str(SEED), "--collection", str(col_path), "--profile", "User 1")
+    assert code == 2 and "not both" in err
