@@ -388,53 +388,59 @@ def _update_notetype(col: Collection, theme: Theme) -> None:
     col.models.update_dict(existing)
 
 
-def _add(col: Collection, decks: Sequence[DeckSpec], theme: Theme) -> None:
+def _import(col: Collection, staged: Path) -> None:
     """New notes through Anki's own package import: the notetype and decks are the ones imported
     packages make, and the notes' media is copied into the collection's media folder."""
     from anki.collection import ImportAnkiPackageRequest
     from anki.import_export_pb2 import ImportAnkiPackageOptions, ImportAnkiPackageUpdateCondition
 
-    from ankigen.package import stage_apkg
-
     never = ImportAnkiPackageUpdateCondition.IMPORT_ANKI_PACKAGE_UPDATE_CONDITION_NEVER
-    now = time.time()
-    with tempfile.TemporaryDirectory(prefix="ankigen-sync-") as tmp:
-        staged = stage_apkg(decks, Path(tmp) / "sync.apkg", timestamp=now, first_id=int(now * 1000), theme=theme)
-        options = ImportAnkiPackageOptions(with_scheduling=False, update_notes=never, update_notetypes=never)
-        col.import_anki_package(ImportAnkiPackageRequest(package_path=str(staged), options=options))
+    options = ImportAnkiPackageOptions(with_scheduling=False, update_notes=never, update_notetypes=never)
+    col.import_anki_package(ImportAnkiPackageRequest(package_path=str(staged), options=options))
 
 
 def apply(col: Collection, changes: Changes, *, make_backup: bool = True, theme: Theme = Theme()) -> Changes:
-    """Make the planned changes, after a backup; Ctrl-C waits until they are all made."""
+    """Make the planned changes, after a backup; Ctrl-C waits until they are all made. Everything
+    that can fail on the notes' side (reading images, writing the package of new notes) is done
+    before the first change."""
     from anki.cards import CardId
     from anki.decks import DeckId
     from anki.notes import NoteId
 
+    from ankigen.package import stage_apkg
+
     if not changes.changes_anything:
         return replace(changes, applied=True)
-    saved = backup(col, changes.collection) if make_backup else None
-    with _interrupt_deferred():
-        if changes.notetype_changed:
-            _update_notetype(col, theme)
-        for item in changes._media:
-            if not col.media.have(item.name):
-                col.media.write_data(item.name, item.path.read_bytes())
-        notes = []
-        for update in changes._updates:
-            note = col.get_note(NoteId(update.note_id))
-            note.fields = list(update.fields)
-            note.tags = list(update.tags)
-            notes.append(note)
-        if notes:
-            col.update_notes(notes)
-        for deck, card_ids in changes._moves.items():
-            col.set_deck([CardId(c) for c in card_ids], DeckId(col.decks.id(deck) or 0))
-        if changes._new:
-            _add(col, changes._new, theme)
-        if changes._remove:
-            col.remove_notes([NoteId(n) for n in changes._remove])
-        if changes._records is not None:
-            col.set_config(RECORDS_KEY, changes._records)
+    images = {m.name: m.path.read_bytes() for m in changes._media if not col.media.have(m.name)}
+    with tempfile.TemporaryDirectory(prefix="ankigen-sync-") as tmp:
+        now = time.time()
+        staged = (
+            stage_apkg(changes._new, Path(tmp) / "new.apkg", timestamp=now, first_id=int(now * 1000), theme=theme)
+            if changes._new
+            else None
+        )
+        saved = backup(col, changes.collection) if make_backup else None
+        with _interrupt_deferred():
+            if changes.notetype_changed:
+                _update_notetype(col, theme)
+            for name, data in images.items():
+                col.media.write_data(name, data)
+            notes = []
+            for update in changes._updates:
+                note = col.get_note(NoteId(update.note_id))
+                note.fields = list(update.fields)
+                note.tags = list(update.tags)
+                notes.append(note)
+            if notes:
+                col.update_notes(notes)
+            for deck, card_ids in changes._moves.items():
+                col.set_deck([CardId(c) for c in card_ids], DeckId(col.decks.id(deck) or 0))
+            if staged:
+                _import(col, staged)
+            if changes._remove:
+                col.remove_notes([NoteId(n) for n in changes._remove])
+            if changes._records is not None:
+                col.set_config(RECORDS_KEY, changes._records)
     return replace(changes, applied=True, backup=saved)
 
 
