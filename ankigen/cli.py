@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from rich.progress import TaskID
 
     from ankigen.build import BuildResult
+    from ankigen.sync import Changes, Entry
 
 app = typer.Typer(
     name="ankigen",
@@ -125,6 +126,8 @@ class _Settings:
     strict: bool
     cache_dir: Path | None
     options: DeckOptions
+    collection: Path | None = None
+    profile: str | None = None
 
 
 def _settings(
@@ -178,6 +181,8 @@ def _settings(
         strict=strict if strict is not None else bool(found.strict),
         cache_dir=cache,
         options=options,
+        collection=found.collection,
+        profile=found.profile,
     )
 
 
@@ -359,6 +364,138 @@ def preview(
         f"Wrote a preview of {_plural(len(site.pages), 'deck')} ({_plural(planned.cards, 'card')}): {site.index}",
         markup=False,
     )
+    if planned.count(Severity.ERROR):
+        raise typer.Exit(1)
+
+
+PHONE = (
+    "On a phone: sync Anki with AnkiWeb (the Sync button), then sync AnkiDroid or AnkiMobile; "
+    "or build one package with `ankigen build --split all` and open it there."
+)
+
+
+def _entries(err: Console, title: str, entries: tuple[Entry, ...], style: str) -> None:
+    if not entries:
+        return
+    err.print(title, style=style, markup=False)
+    for entry in entries:
+        err.print(f"  {entry.deck}: {entry.question}  ({entry.source})", style=style, markup=False)
+
+
+def _report_sync(changes: Changes, stdout: Console, err: Console, *, verbose: bool) -> None:
+    """What a sync did (or, with --dry-run, would do): lists, then one summary line."""
+    would = "" if changes.applied else "would be "
+    if verbose or not changes.applied:
+        _entries(err, f"{would}added:", changes.added, "dim")
+        _entries(err, f"{would}updated:", changes.updated, "dim")
+        _entries(err, f"{would}moved to the deck the notes name now:", changes.moved, "dim")
+    _entries(
+        err,
+        f"{_plural(len(changes.conflicts), 'note')} edited in Anki since ankigen last wrote them, kept as they are "
+        "(--force overwrites them with the notes):",
+        changes.conflicts,
+        "yellow",
+    )
+    if changes.pruned:
+        _entries(err, f"{would}removed, gone from the notes:", changes.gone, "yellow")
+    else:
+        _entries(
+            err,
+            f"{_plural(len(changes.gone), 'note')} gone from the notes, still in the collection "
+            "(--prune removes them, with their reviews):",
+            changes.gone,
+            "yellow",
+        )
+    if changes.notetype_changed:
+        err.print(f"the ankigen notetype's style and templates {'were' if changes.applied else 'would be'} updated",
+                  style="dim", markup=False)  # fmt: skip
+    if changes.backup:
+        err.print(f"backup: {changes.backup}", style="dim", markup=False)
+    counts = [
+        f"{len(changes.added)} added",
+        f"{len(changes.updated)} updated",
+        f"{len(changes.moved)} moved",
+        f"{changes.unchanged} unchanged",
+        _plural(len(changes.conflicts), "conflict"),
+        f"{len(changes.gone)} {'removed' if changes.pruned else 'to remove'}",
+    ]
+    head = f"Synced {changes.collection}" if changes.applied else f"Dry run, nothing changed in {changes.collection}"
+    stdout.print(f"{head}: {', '.join(counts)}", markup=False)
+    if changes.applied:
+        stdout.print(PHONE, markup=False)
+
+
+@app.command()
+def sync(
+    paths: Paths = None,
+    collection: Annotated[
+        Path | None, typer.Option("--collection", help="The collection.anki2 to sync into.", show_default=False)
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="An Anki profile (in Anki's data folder) to sync into.")
+    ] = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Remove notes gone from the notes (and their reviews).")] = (
+        False
+    ),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would change; change nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite notes edited in Anki with the notes.")] = False,
+    no_backup: Annotated[bool, typer.Option("--no-backup", help="Skip Anki's backup before changing anything.")] = (
+        False
+    ),
+    strict: Annotated[
+        bool | None, typer.Option("--strict/--no-strict", help="Fail (exit 1) on warnings too; change nothing then.")
+    ] = None,
+    deck_name: DeckName = None,
+    tag: Tags = None,
+    light_theme: LightTheme = None,
+    dark_theme: DarkTheme = None,
+    root: Root = None,
+    no_cache: NoCache = False,
+    cache_dir: CacheDir = None,
+    config_file: ConfigFile = None,
+    quiet: Quiet = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list every note added, updated, moved.")] = (
+        False
+    ),
+) -> None:
+    """Build the notes and apply them to an Anki collection: add, update, move; --prune removes."""
+    from ankigen import build as pipeline
+    from ankigen import sync as syncing
+
+    stdout, err = _consoles()
+    try:
+        syncing.require_anki()
+        settings = _settings(
+            paths, config_file=config_file, root=root, strict=strict, no_cache=no_cache, cache_dir=cache_dir,
+            deck_name=deck_name, tags=tag, light_theme=light_theme, dark_theme=dark_theme,
+        )  # fmt: skip
+        if collection is not None or profile is not None:
+            target = syncing.find_collection(collection, profile)
+        else:
+            target = syncing.find_collection(settings.collection, settings.profile)
+        planned = pipeline.plan(
+            settings.sources, root=settings.root, cache_dir=settings.cache_dir, options=settings.options
+        )
+        _print_diagnostics(err, planned.diagnostics, quiet=quiet)
+        warnings = planned.count(Severity.WARNING)
+        if settings.strict and warnings:
+            err.print(f"--strict: {_plural(warnings, 'warning')}; nothing synced", style="bold red")
+            raise typer.Exit(1)
+        changes = syncing.sync(
+            planned, target, prune=prune, dry_run=dry_run, force=force, make_backup=not no_backup,
+            theme=settings.options.theme,
+        )  # fmt: skip
+    except AnkigenError as exc:
+        _fail(err, exc)
+    except OSError as exc:
+        _fail(err, AnkigenError(f"{exc.filename or 'collection'}: {exc.strerror or exc}"))
+    except KeyboardInterrupt as exc:
+        done = isinstance(exc, syncing.AppliedThenInterrupted)
+        err.print(
+            f"interrupted: {'the sync was applied in full first' if done else 'nothing changed'}", style="bold red"
+        )
+        raise typer.Exit(130) from None
+    _report_sync(changes, stdout, err, verbose=verbose)
     if planned.count(Severity.ERROR):
         raise typer.Exit(1)
 

@@ -38,9 +38,14 @@ class Config:
     root: Path | None = None
     jobs: int | None = None
     strict: bool | None = None
+    collection: Path | None = None  # ankigen sync: a collection.anki2
+    profile: str | None = None  # ankigen sync: an Anki profile's name
 
 
-_KEYS = ("sources", "out", "split", "deck-name", "tags", "light-theme", "dark-theme", "root", "jobs", "strict")
+_KEYS = (
+    "sources", "out", "split", "deck-name", "tags", "light-theme", "dark-theme", "root", "jobs", "strict",
+    "collection", "profile",
+)  # fmt: skip
 
 
 def find(folder: Path) -> tuple[Path, Mapping[str, Any]] | None:
@@ -137,6 +142,8 @@ def parse(origin: Path, data: Mapping[str, Any]) -> Config:
         root=path("root"),
         jobs=jobs,
         strict=strict,
+        collection=path("collection"),
+        profile=text("profile"),
     )
 
 
