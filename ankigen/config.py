@@ -38,9 +38,12 @@ class Config:
     root: Path | None = None
     jobs: int | None = None
     strict: bool | None = None
+    exclude: tuple[str, ...] = ()
 
 
-_KEYS = ("sources", "out", "split", "deck-name", "tags", "light-theme", "dark-theme", "root", "jobs", "strict")
+_KEYS = (
+    "sources", "out", "exclude", "split", "deck-name", "tags", "light-theme", "dark-theme", "root", "jobs", "strict",
+)  # fmt: skip
 
 
 def find(folder: Path) -> tuple[Path, Mapping[str, Any]] | None:
@@ -106,6 +109,11 @@ def parse(origin: Path, data: Mapping[str, Any]) -> Config:
             sources = [sources]
         if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
             raise UsageError(f"{where}: 'sources' must be a path or a list of paths")
+    exclude = data.get("exclude", [])
+    if isinstance(exclude, str):
+        exclude = [exclude]
+    if not isinstance(exclude, list) or not all(isinstance(p, str) and p.strip("/") for p in exclude):
+        raise UsageError(f"{where}: 'exclude' must be a glob pattern or a list of them")
     tags = data.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) and _TAG.match(t) for t in tags):
         raise UsageError(f"{where}: 'tags' must be a list of tags without spaces")
@@ -137,6 +145,7 @@ def parse(origin: Path, data: Mapping[str, Any]) -> Config:
         root=path("root"),
         jobs=jobs,
         strict=strict,
+        exclude=tuple(exclude),
     )
 
 
