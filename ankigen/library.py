@@ -44,14 +44,16 @@ def _hidden(relative: Path) -> bool:
 
 
 def excluded(relative: Path, patterns: Iterable[str]) -> bool:
-    """Does a pattern match this path (relative to the folder named), or a folder it is in? A
-    pattern without ``/`` matches a name at any depth (``README.md``); one with ``/`` matches from
-    the named folder (``subjects/*/isbn-*.md``); ``*`` stays within a name, ``**`` spans folders."""
+    """Does a pattern match this path (relative to the folder named), or a folder it is in? As in
+    ``.gitignore``: a pattern without ``/`` (but at its end) matches a name at any depth
+    (``README.md``, ``drafts/``); one with ``/`` matches from the named folder
+    (``subjects/*/isbn-*.md``, ``/old``); ``*`` stays within a name, ``**`` spans folders."""
     parts = PurePosixPath(relative.as_posix()).parts
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
     for pattern in patterns:
+        anchored = "/" in pattern.rstrip("/")
         pattern = pattern.strip("/")
-        if "/" in pattern:
+        if anchored:
             if any(_glob(pattern).fullmatch(prefix) for prefix in prefixes):
                 return True
         elif any(_glob(pattern).fullmatch(part) for part in parts):

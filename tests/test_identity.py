@@ -184,3 +184,36 @@ def test_list_counts_what_build_writes(tmp_path: Path) -> None:
     result = pipeline.build([folder], tmp_path / "dist", jobs=1)
     assert re.search(rf"^1 book, {result.cards} cards$", out, re.M), out
     assert result.cards == 3
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "left_out"),
+    [
+        ("README.md", "README.md", True),
+        ("README.md", "subjects/cpp/README.md", True),  # no `/`: a name at any depth
+        ("readme.md", "README.md", False),
+        ("subjects/*/isbn-*.md", "subjects/cpp/isbn-1.md", True),
+        ("subjects/*/isbn-*.md", "subjects/cpp/resources/isbn-1.md", False),  # `*` stays in a name
+        ("subjects/**/isbn-*.md", "subjects/cpp/resources/isbn-1.md", True),
+        ("**/isbn-*.md", "isbn-1.md", True),
+        ("old", "old/a/b.md", True),  # a folder: everything in it
+        ("old/**", "old/b.md", True),
+        ("old/", "notes/old/b.md", True),  # a `/` at the end only: still any depth
+        ("/old", "notes/old/b.md", False),  # a `/` before: from the folder named
+        ("/old", "old/b.md", True),
+        ("b?.md", "b1.md", True),
+        ("[!a]*.md", "a.md", False),
+    ],
+)
+def test_exclude_patterns(pattern: str, path: str, left_out: bool) -> None:
+    from ankigen.library import excluded
+
+    assert excluded(Path(path), [pattern]) is left_out
+
+
+def test_excluding_every_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    folder = write(tmp_path / "notes", {"a.md": "# A\n\n" + card("Q?")})
+    code, _, err = cli("build", str(folder), "--out", str(tmp_path / "dist"), "--exclude", "*.md")
+    assert code == 2 and err.strip() == f"error: {folder}: every .md file in this folder is excluded"
+    code, _, err = cli("check", str(folder), "--exclude", "/")
+    assert code == 2 and "--exclude" in err
