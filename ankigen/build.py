@@ -21,8 +21,9 @@ from pathlib import Path
 from ankigen import codes, manifest
 from ankigen import extract as ex
 from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract
-from ankigen.decks import MediaResolver, display_path, empty_notice, render_book, slug
-from ankigen.errors import AnkigenError, UsageError
+from ankigen.decks import MediaResolver, display_path, empty_notice, file_part, render_book
+from ankigen.errors import AnkigenError, InternalError, UsageError
+from ankigen.library import Candidate, choose, content_digest, discover
 from ankigen.model import Book, DeckOptions, DeckSpec, Diagnostic, Severity, SourceLoc, Split
 
 
@@ -57,29 +58,6 @@ def build_timestamp() -> float:
     return float(value)
 
 
-def discover(paths: Sequence[Path]) -> list[Path]:
-    """Notes files named, or found as ``*.md`` under named folders (hidden folders skipped)."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files = sorted(
-                p
-                for p in path.rglob("*.md")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            if not files:
-                raise UsageError(f"{path}: no .md files in this folder")
-            found.extend(files)
-        elif path.exists():
-            found.append(path)
-        else:
-            raise UsageError(f"{path}: no such file or folder")
-    unique: dict[Path, Path] = {}
-    for path in found:
-        unique.setdefault(path.resolve(), path)
-    return list(unique.values())
-
-
 def default_root(paths: Sequence[Path]) -> Path:
     """The folder images may come from: the git work tree of the notes, else the current folder
     when the notes are inside it, else the folder given (or the named file's folder)."""
@@ -96,12 +74,15 @@ def default_root(paths: Sequence[Path]) -> Path:
 
 def _book(
     path: Path, shown: str, root: Path, cache_dir: Path | None, options: DeckOptions
-) -> tuple[Book | None, list[Diagnostic], Iterator[DeckSpec]]:
-    """One notes file read and extracted; its decks rendered (through the cache) as they are
-    consumed, so a writer holds one chapter's HTML at a time. The diagnostics grow meanwhile."""
+) -> tuple[Book | None, list[Diagnostic], Iterator[DeckSpec], str]:
+    """One notes file read and extracted, with the digest of its notes; its decks rendered (through
+    the cache) as they are consumed, so a writer holds one chapter's HTML at a time. The
+    diagnostics grow meanwhile."""
     diagnostics: list[Diagnostic] = []
+    digest = ""
     try:
         data = ex.read_bytes(path, shown)
+        digest = content_digest(data)
         if cache_dir is None or len(data) > EXTRACT_CACHE_LIMIT:
             del data  # a large file: read it again, holding one copy of it in memory, not two
             extracted = ex.read_notes(path, shown)
@@ -111,11 +92,11 @@ def _book(
             )
     except AnkigenError as exc:
         diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
-        return None, diagnostics, iter(())
+        return None, diagnostics, iter(()), digest
     diagnostics.extend(extracted.diagnostics)
     book = extracted.book
     if book is None or book.card_count == 0:
-        return book, diagnostics, iter(())
+        return book, diagnostics, iter(()), digest
     notice = empty_notice(book, shown)
     if notice:
         diagnostics.append(notice)
@@ -125,12 +106,7 @@ def _book(
         yield from render_book(book, MediaResolver(root, diagnostics), shown, diagnostics, cache, options)
         cache.save()
 
-    return book, diagnostics, decks(book)
-
-
-def _same_title(shown: str, title: str, first: str) -> Diagnostic:
-    message = f"the same book title {title!r} as {first}; rename one title"
-    return codes.diagnostic(codes.SAME_TITLE, SourceLoc(shown, 1), message)
+    return book, diagnostics, decks(book), digest
 
 
 def plan(
@@ -139,29 +115,55 @@ def plan(
     root: Path | None = None,
     cache_dir: Path | None = None,
     options: DeckOptions = DeckOptions(),
+    exclude: Sequence[str] = (),
 ) -> Plan:
     """Read, extract and render every notes file under ``paths`` in this process; write nothing.
 
-    Broken files are reported and left out; every good file still yields its decks.
+    Broken files are reported and left out; every good file still yields its decks; of copies of
+    a book, one file is taken (``library.choose``).
     """
-    files = discover(paths)
+    files = discover(paths, exclude)
     image_root = (root or default_root(paths)).resolve()
-    diagnostics: list[Diagnostic] = []
-    specs: list[DeckSpec] = []
-    titles: dict[str, str] = {}
+    read: list[tuple[Candidate | None, list[Diagnostic], list[DeckSpec]]] = []
     for path in files:
         shown = display_path(path)
-        book, found, rendered = _book(path, shown, image_root, cache_dir, options)
+        book, found, rendered, digest = _book(path, shown, image_root, cache_dir, options)
         decks = list(rendered)
+        candidate = Candidate(path, shown, book.title, book.card_count, digest) if book and decks else None
+        read.append((candidate, found, decks))
+    choice = choose(c for c, _, _ in read if c is not None)
+    diagnostics = list(choice.diagnostics)
+    specs: list[DeckSpec] = []
+    books = 0
+    for candidate, found, decks in read:
+        if candidate is not None and candidate.shown in choice.left_out:
+            continue
         diagnostics.extend(found)
-        if book is None or not decks:
-            continue
-        if book.title in titles:
-            diagnostics.append(_same_title(shown, book.title, titles[book.title]))
-            continue
-        titles[book.title] = shown
         specs.extend(decks)
-    return Plan(tuple(specs), tuple(_ordered(diagnostics)), len(files), len(titles))
+        books += candidate is not None
+    return Plan(tuple(specs), tuple(_ordered(diagnostics)), len(files), books)
+
+
+def catalog(
+    paths: Sequence[Path], exclude: Sequence[str] = ()
+) -> tuple[list[tuple[str, Book]], tuple[Diagnostic, ...]]:
+    """The books (with cards) a build of ``paths`` takes, by shown path, read but not rendered; and
+    the files it cannot read or leaves out. What ``ankigen list`` shows."""
+    read: list[tuple[Candidate, Book]] = []
+    diagnostics: list[Diagnostic] = []
+    for path in discover(paths, exclude):
+        shown = display_path(path)
+        try:
+            data = ex.read_bytes(path, shown)
+            book = ex.extract(ex.decode(data, shown), shown).book
+        except AnkigenError as exc:
+            diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
+            continue
+        if book is not None and book.card_count:
+            read.append((Candidate(path, shown, book.title, book.card_count, content_digest(data)), book))
+    choice = choose(candidate for candidate, _ in read)
+    taken = [(c.shown, book) for c, book in read if c.shown not in choice.left_out]
+    return taken, tuple(_ordered([*diagnostics, *choice.diagnostics]))
 
 
 # The parallel build: one job a notes file.
@@ -195,8 +197,10 @@ class StagedPackage:
 
 @dataclass(frozen=True, slots=True)
 class _Outcome:
+    path: Path
     shown: str
-    title: str | None
+    digest: str  # library.content_digest() of the notes file
+    title: str | None  # None: the file gave no cards
     diagnostics: tuple[Diagnostic, ...]
     packages: tuple[StagedPackage, ...]
     records: tuple[manifest.CardRecord, ...]
@@ -253,7 +257,7 @@ def _records(decks: Sequence[DeckSpec]) -> list[manifest.CardRecord]:
 
 def _run(job: _Job) -> _Outcome:
     """One notes file, start to end: the unit of work of a build job."""
-    book, diagnostics, rendered = _book(job.path, job.shown, job.root, job.cache_dir, job.options)
+    book, diagnostics, rendered, digest = _book(job.path, job.shown, job.root, job.cache_dir, job.options)
     packages: list[StagedPackage] = []
     records: list[manifest.CardRecord] = []
     kept: tuple[DeckSpec, ...] = ()
@@ -270,10 +274,10 @@ def _run(job: _Job) -> _Outcome:
         if split is Split.ALL:
             kept = tuple(decks)
         elif decks and book is not None:
-            filename = f"{slug(book.title)}.apkg"
+            filename = f"{file_part(book.title)}.apkg"
             packages.append(_package(decks, filename, job.out_dir, job.stamp, next_id, job.previous, job.options))
     title = book.title if book is not None and records else None
-    return _Outcome(job.shown, title, tuple(diagnostics), tuple(packages), tuple(records), kept)
+    return _Outcome(job.path, job.shown, digest, title, tuple(diagnostics), tuple(packages), tuple(records), kept)
 
 
 def _id_space(path: Path) -> int:
@@ -359,11 +363,12 @@ def build(
     strict: bool = False,
     options: DeckOptions = DeckOptions(),
     progress: Callable[[str, int], None] | None = None,
+    exclude: Sequence[str] = (),
 ) -> BuildResult:
     """Build the decks of every notes file under ``paths`` into ``out_dir`` (``None``: only
     check), one package per chapter, book or in all as ``options.split`` says. The output is the
     same whatever the number of jobs."""
-    files = discover(paths)
+    files = discover(paths, exclude)
     image_root = (root or default_root(paths)).resolve()
     previous = None
     created = out_dir is not None and not out_dir.exists()
@@ -378,45 +383,76 @@ def build(
         work.append(_Job(path, display_path(path), image_root, cache_dir, out_dir, stamp, next_id, known, options))
         next_id += _id_space(path)
 
-    diagnostics: list[Diagnostic] = []
+    outcomes: list[_Outcome] = []
     packages: list[StagedPackage] = []
-    records: list[manifest.CardRecord] = []
-    every_deck: list[DeckSpec] = []
-    titles: dict[str, str] = {}
-    discarded: list[Path | None] = []
     try:
         for outcome in _outcomes(work, jobs or default_jobs(), progress):
-            diagnostics.extend(outcome.diagnostics)
-            if outcome.title is None:
-                continue
-            if outcome.title in titles:
-                diagnostics.append(_same_title(outcome.shown, outcome.title, titles[outcome.title]))
-                discarded.extend(p.staged for p in outcome.packages)
-                continue
-            titles[outcome.title] = outcome.shown
-            packages.extend(outcome.packages)
-            records.extend(outcome.records)
-            every_deck.extend(outcome.decks)
-        if options.split is Split.ALL and every_deck:
-            packages.append(_package(every_deck, ALL_PACKAGE, out_dir, stamp, _first_id(stamp), known, options))
+            outcomes.append(outcome)  # one by one: an interrupt still finds what they staged
+        taken = _take(outcomes)
+        packages.extend(taken.packages)
+        if options.split is Split.ALL and taken.decks:
+            packages.append(_package(taken.decks, ALL_PACKAGE, out_dir, stamp, _first_id(stamp), known, options))
+        check_distinct(packages)
     except BaseException:
-        _discard([p.staged for p in packages] + discarded)
+        _discard([p.staged for o in outcomes for p in o.packages] + [p.staged for p in packages])
         raise
-    _discard(discarded)
+    _discard(taken.discarded)
+    diagnostics, records, books = taken.diagnostics, taken.records, taken.books
     ordered = tuple(_ordered(diagnostics))
     failed_strict = strict and any(d.severity is Severity.WARNING for d in ordered)
     if out_dir is None or failed_strict:
         _discard([p.staged for p in packages])
         if created and out_dir is not None and not any(out_dir.iterdir()):
             out_dir.rmdir()  # leave no trace of a build that wrote nothing
-        return BuildResult(ordered, tuple(packages), len(files), len(titles), (), (), (), (), stamp, False)
+        return BuildResult(ordered, tuple(packages), len(files), books, (), (), (), (), stamp, False)
 
     written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
     unchanged = [out_dir / p.filename for p in packages if not p.staged]
     removed, gone = _finish(out_dir, previous, stamp, packages, records)
     return BuildResult(
-        ordered, tuple(packages), len(files), len(titles), tuple(written), tuple(unchanged), removed, gone, stamp, True
+        ordered, tuple(packages), len(files), books, tuple(written), tuple(unchanged), removed, gone, stamp, True
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """What a build keeps of its jobs' outcomes once copies of a book are left out."""
+
+    diagnostics: tuple[Diagnostic, ...]
+    packages: tuple[StagedPackage, ...]
+    records: tuple[manifest.CardRecord, ...]
+    decks: tuple[DeckSpec, ...]
+    books: int
+    discarded: tuple[Path | None, ...]  # staged packages of the files left out
+
+
+def _take(outcomes: Sequence[_Outcome]) -> _Taken:
+    """The outcomes of the files the build takes (``library.choose``); of a file left out, only the
+    line that says so."""
+    candidates = (
+        Candidate(o.path, o.shown, o.title, len(o.records), o.digest) for o in outcomes if o.title is not None
+    )
+    choice = choose(candidates)
+    kept = [o for o in outcomes if o.shown not in choice.left_out]
+    return _Taken(
+        diagnostics=choice.diagnostics + tuple(d for o in kept for d in o.diagnostics),
+        packages=tuple(p for o in kept for p in o.packages),
+        records=tuple(r for o in kept for r in o.records),
+        decks=tuple(d for o in kept for d in o.decks),
+        books=sum(1 for o in kept if o.title is not None),
+        discarded=tuple(p.staged for o in outcomes if o.shown in choice.left_out for p in o.packages),
+    )
+
+
+def check_distinct(packages: Sequence[StagedPackage]) -> None:
+    """Refuse to write two packages to one path: decks are one package per file name by
+    construction (same-named sections merged, file names from distinct titles), so this is a bug."""
+    first: dict[str, StagedPackage] = {}
+    for package in packages:
+        other = first.setdefault(package.filename, package)
+        if other is not package:
+            decks = ", ".join(other.decks + package.decks)
+            raise InternalError(f"two packages would be written to {package.filename} ({decks}); nothing was written")
 
 
 def _finish(
@@ -470,6 +506,11 @@ def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> Buil
     for spec in built.decks:
         packages.append(_package([spec], spec.filename, out_dir, stamp, next_id, {}, DeckOptions()))
         next_id += _ids_needed([spec])
+    try:
+        check_distinct(packages)
+    except InternalError:
+        _discard([p.staged for p in packages])
+        raise
     written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
     removed, gone = _finish(out_dir, previous, stamp, packages, _records(built.decks))
     return BuildResult(

@@ -88,6 +88,13 @@ Paths = Annotated[
     typer.Argument(help="Notes files, or folders searched for *.md. Default: the configuration's, else seeds/.",
                    show_default=False),
 ]  # fmt: skip
+Exclude = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude", metavar="GLOB",
+        help="Leave out files found in a folder that match (repeatable): README.md, subjects/*/isbn-*.md, old/**.",
+    ),
+]  # fmt: skip
 Root = Annotated[
     Path | None,
     typer.Option(help="Folder images may come from. Default: the notes' git work tree, else the current folder."),
@@ -120,6 +127,7 @@ class _Settings:
     """Command-line flags over the configuration file over the defaults."""
 
     sources: list[Path]
+    exclude: tuple[str, ...]
     out: Path
     root: Path | None
     jobs: int | None
@@ -134,6 +142,7 @@ def _settings(
     paths: list[Path] | None,
     *,
     config_file: Path | None = None,
+    exclude: list[str] | None = None,
     out: Path | None = None,
     root: Path | None = None,
     jobs: int | None = None,
@@ -154,6 +163,9 @@ def _settings(
     for flag, style in (("--light-theme", light_theme), ("--dark-theme", dark_theme)):
         if style is not None:
             config.check_theme(style, flag)
+    for pattern in exclude or []:
+        if not pattern.strip("/"):
+            raise UsageError(f"--exclude: {pattern!r} is not a pattern")
     for tag in tags or []:
         if not tag or any(c.isspace() for c in tag):
             raise UsageError(f"--tag: {tag!r} is not a tag (no spaces)")
@@ -175,6 +187,7 @@ def _settings(
     )
     return _Settings(
         sources=list(paths or found.sources or [Path("seeds")]),
+        exclude=(*found.exclude, *(exclude or [])),
         out=out or found.out or Path("dist"),
         root=root or found.root,
         jobs=jobs or found.jobs,
@@ -228,6 +241,7 @@ def _run_build(settings: _Settings, err: Console, *, quiet: bool) -> BuildResult
             strict=settings.strict,
             options=settings.options,
             progress=progress,
+            exclude=settings.exclude,
         )
 
 
@@ -279,6 +293,7 @@ def build(
     no_cache: NoCache = False,
     cache_dir: CacheDir = None,
     config_file: ConfigFile = None,
+    exclude: Exclude = None,
     watch: Annotated[
         bool, typer.Option("--watch", help="Build again whenever a notes file changes, until Ctrl-C.")
     ] = False,
@@ -289,8 +304,8 @@ def build(
     stdout, err = _consoles()
     try:
         settings = _settings(
-            paths, config_file=config_file, out=out, root=root, jobs=jobs, strict=strict, no_cache=no_cache,
-            cache_dir=cache_dir, split=split, deck_name=deck_name, tags=tag, light_theme=light_theme,
+            paths, config_file=config_file, exclude=exclude, out=out, root=root, jobs=jobs, strict=strict,
+            no_cache=no_cache, cache_dir=cache_dir, split=split, deck_name=deck_name, tags=tag, light_theme=light_theme,
             dark_theme=dark_theme,
         )  # fmt: skip
         code = _report_build(
@@ -339,6 +354,7 @@ def preview(
     no_cache: NoCache = False,
     cache_dir: CacheDir = None,
     config_file: ConfigFile = None,
+    exclude: Exclude = None,
     quiet: Quiet = False,
 ) -> None:
     """Write a static HTML preview of the cards (open OUT/index.html; no server needed)."""
@@ -348,12 +364,13 @@ def preview(
     stdout, err = _consoles()
     try:
         settings = _settings(
-            paths, config_file=config_file, root=root, no_cache=no_cache, cache_dir=cache_dir, deck_name=deck_name,
-            light_theme=light_theme, dark_theme=dark_theme,
+            paths, config_file=config_file, exclude=exclude, root=root, no_cache=no_cache, cache_dir=cache_dir,
+            deck_name=deck_name, light_theme=light_theme, dark_theme=dark_theme,
         )  # fmt: skip
         planned = pipeline.plan(
-            settings.sources, root=settings.root, cache_dir=settings.cache_dir, options=settings.options
-        )
+            settings.sources, root=settings.root, cache_dir=settings.cache_dir, options=settings.options,
+            exclude=settings.exclude,
+        )  # fmt: skip
         site = write_site(planned.decks, out, settings.options.theme)
     except AnkigenError as exc:
         _fail(err, exc)
@@ -453,6 +470,7 @@ def sync(
     no_cache: NoCache = False,
     cache_dir: CacheDir = None,
     config_file: ConfigFile = None,
+    exclude: Exclude = None,
     quiet: Quiet = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also list every note added, updated, moved.")] = (
         False
@@ -466,16 +484,17 @@ def sync(
     try:
         syncing.require_anki()
         settings = _settings(
-            paths, config_file=config_file, root=root, strict=strict, no_cache=no_cache, cache_dir=cache_dir,
-            deck_name=deck_name, tags=tag, light_theme=light_theme, dark_theme=dark_theme,
+            paths, config_file=config_file, exclude=exclude, root=root, strict=strict, no_cache=no_cache,
+            cache_dir=cache_dir, deck_name=deck_name, tags=tag, light_theme=light_theme, dark_theme=dark_theme,
         )  # fmt: skip
         if collection is not None or profile is not None:
             target = syncing.find_collection(collection, profile)
         else:
             target = syncing.find_collection(settings.collection, settings.profile)
         planned = pipeline.plan(
-            settings.sources, root=settings.root, cache_dir=settings.cache_dir, options=settings.options
-        )
+            settings.sources, root=settings.root, cache_dir=settings.cache_dir, options=settings.options,
+            exclude=settings.exclude,
+        )  # fmt: skip
         _print_diagnostics(err, planned.diagnostics, quiet=quiet)
         warnings = planned.count(Severity.WARNING)
         if settings.strict and warnings:
@@ -543,6 +562,7 @@ def check(
     no_cache: NoCache = False,
     cache_dir: CacheDir = None,
     config_file: ConfigFile = None,
+    exclude: Exclude = None,
     explain: Annotated[
         str | None, typer.Option("--explain", metavar="CODE", help="Explain a code (AG101…) and exit.")
     ] = None,
@@ -555,11 +575,12 @@ def check(
     stdout, err = _consoles()
     try:
         settings = _settings(
-            paths, config_file=config_file, root=root, jobs=jobs, strict=strict, no_cache=no_cache, cache_dir=cache_dir
-        )
+            paths, config_file=config_file, exclude=exclude, root=root, jobs=jobs, strict=strict, no_cache=no_cache,
+            cache_dir=cache_dir,
+        )  # fmt: skip
         planned = pipeline.build(
             settings.sources, None, root=settings.root, jobs=settings.jobs, cache_dir=settings.cache_dir,
-            options=settings.options,
+            options=settings.options, exclude=settings.exclude,
         )  # fmt: skip
     except AnkigenError as exc:
         _fail(err, exc)
@@ -595,32 +616,26 @@ def list_books(
     paths: Paths = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     config_file: ConfigFile = None,
+    exclude: Exclude = None,
 ) -> None:
-    """List books, chapters and card counts (reads the notes only; renders nothing)."""
+    """List the books, chapters and card counts a build takes (reads the notes only; renders nothing)."""
     from ankigen import build as pipeline
-    from ankigen.decks import display_path, section_label
-    from ankigen.extract import read_notes
+    from ankigen.decks import section_label
 
     stdout, err = _consoles()
-    books = []
     try:
-        settings = _settings(paths, config_file=config_file, no_cache=True)
-        for path in pipeline.discover(settings.sources):
-            shown = display_path(path)
-            try:
-                book = read_notes(path, shown).book
-            except AnkigenError as exc:
-                err.print(str(exc), style="bold red", markup=False)
-                continue
-            if book is None:
-                continue
-            chapters = [
-                {"name": section_label(s, book), "status": s.status, "cards": len(s.cards), "line": s.loc.line}
-                for s in book.sections
-            ]
-            books.append({"title": book.title, "path": shown, "cards": book.card_count, "chapters": chapters})
+        settings = _settings(paths, config_file=config_file, exclude=exclude, no_cache=True)
+        taken, diagnostics = pipeline.catalog(settings.sources, settings.exclude)
     except AnkigenError as exc:
         _fail(err, exc)
+    _print_diagnostics(err, diagnostics, quiet=False)
+    books = []
+    for shown, book in taken:
+        chapters = [
+            {"name": section_label(s, book), "status": s.status, "cards": len(s.cards), "line": s.loc.line}
+            for s in book.sections
+        ]
+        books.append({"title": book.title, "path": shown, "cards": book.card_count, "chapters": chapters})
     if as_json:
         print(json.dumps({"books": books}, indent=2, ensure_ascii=False))
         return

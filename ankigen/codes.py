@@ -24,6 +24,9 @@ NO_CARDS = "AG111"
 SAME_TITLE = "AG112"
 EMPTY_SECTIONS = "AG113"
 UNSAFE_HTML = "AG114"
+SAME_DECK = "AG115"
+SAME_NOTES = "AG116"
+UNCLOSED_SUMMARY = "AG117"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +116,11 @@ _ALL = (
     Code(
         "AG112",
         Severity.ERROR,
-        "two files with the same book title",
-        "Two notes files would write the same decks: give each book its own `# ` title.",
+        "two files with the same book title and different notes: one is left out",
+        "Two notes files hold the same book (the same `# ` title, ignoring case and spaces) with "
+        "different notes, so they would write the same decks. The file with more cards is built (on a "
+        "tie, the first by path) and the other is left out whole. Merge the two files, give each book "
+        "its own title, or leave the copy out with `exclude`.",
     ),
     Code("AG113", Severity.NOTICE, "empty chapters skipped", "Chapters with no cards get no deck."),
     Code(
@@ -123,6 +129,30 @@ _ALL = (
         "unsafe HTML removed from a card",
         "`<script>`, `<iframe>`, `on*=` event handlers, `javascript:` links and other active content "
         "are removed before packaging, so a deck never runs code from the notes.",
+    ),
+    Code(
+        "AG115",
+        Severity.WARNING,
+        "two sections of a book give the same deck: their cards are one deck",
+        "Anki knows a deck by its name (ignoring case), so two sections named alike (two `## Default "
+        "Value` headings, `Chapter 4/12` and `Chapter 04`) are one deck: their cards go into one deck "
+        "and one package, in the order of the notes. Rename one heading to keep them apart.",
+    ),
+    Code(
+        "AG116",
+        Severity.NOTICE,
+        "a copy of another file's notes: the book is built once",
+        "Two files hold the same notes (compared without BOM and with LF line endings): the book is "
+        "built once, from the file with the first path. Leave the copy out with `exclude` to silence this.",
+    ),
+    Code(
+        "AG117",
+        Severity.ERROR,
+        "a `<summary>` is not closed on its line (the card is still built)",
+        "The question is one line, `<summary>question</summary>`. When `</summary>` is missing, the "
+        "rest of the `<summary>` line is the question and the lines below are the answer; when it "
+        "is on a later line of the card, the lines up to it are the question. Either way the card "
+        "and the cards after it are kept: close the `<summary>` on its line.",
     ),
 )
 

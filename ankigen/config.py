@@ -38,12 +38,13 @@ class Config:
     root: Path | None = None
     jobs: int | None = None
     strict: bool | None = None
+    exclude: tuple[str, ...] = ()
     collection: Path | None = None  # ankigen sync: a collection.anki2
     profile: str | None = None  # ankigen sync: an Anki profile's name
 
 
 _KEYS = (
-    "sources", "out", "split", "deck-name", "tags", "light-theme", "dark-theme", "root", "jobs", "strict",
+    "sources", "out", "exclude", "split", "deck-name", "tags", "light-theme", "dark-theme", "root", "jobs", "strict",
     "collection", "profile",
 )  # fmt: skip
 
@@ -111,6 +112,11 @@ def parse(origin: Path, data: Mapping[str, Any]) -> Config:
             sources = [sources]
         if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
             raise UsageError(f"{where}: 'sources' must be a path or a list of paths")
+    exclude = data.get("exclude", [])
+    if isinstance(exclude, str):
+        exclude = [exclude]
+    if not isinstance(exclude, list) or not all(isinstance(p, str) and p.strip("/") for p in exclude):
+        raise UsageError(f"{where}: 'exclude' must be a glob pattern or a list of them")
     tags = data.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) and _TAG.match(t) for t in tags):
         raise UsageError(f"{where}: 'tags' must be a list of tags without spaces")
@@ -142,6 +148,7 @@ def parse(origin: Path, data: Mapping[str, Any]) -> Config:
         root=path("root"),
         jobs=jobs,
         strict=strict,
+        exclude=tuple(exclude),
         collection=path("collection"),
         profile=text("profile"),
     )

@@ -50,6 +50,19 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "notes"
 
 
+_PLAIN = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*")
+
+
+def file_part(text: str) -> str:
+    """A title's or section's part of a package's file name. A name of letters, digits and spaces
+    is its slug (``learning-ebpf``); any other gets a short digest of its exact text too, so names
+    that slug alike (``C++ Primer``, ``C Primer``) never share a file, whatever else is built."""
+    folded = " ".join(text.split())
+    if _PLAIN.fullmatch(folded):
+        return slug(folded)
+    return f"{slug(folded)}-{hashlib.sha256(folded.encode()).hexdigest()[:6]}"
+
+
 def section_label(section: Section, book: Book) -> str:
     """``Chapter 01`` (zero-padded so Anki sorts chapters in order) or the section's own name."""
     if section.number is None:
@@ -124,6 +137,56 @@ def _render(card: Card, names: dict[str, str], cache: RenderCache) -> Fields:
     return found
 
 
+@dataclass
+class _Deck:
+    """Sections of a book that make one deck: Anki knows a deck by its name, ignoring case."""
+
+    name: str
+    label: str
+    preamble: bool
+    sections: list[Section]
+
+
+def _decks(book: Book, options: DeckOptions, diagnostics: list[Diagnostic]) -> list[_Deck]:
+    """The book's decks in the order they first appear; a section that gives the deck of an earlier
+    one joins it, with a warning naming both headings."""
+    decks: dict[str, _Deck] = {}
+    for section in book.sections:
+        if not section.cards:
+            continue
+        label = section_label(section, book)
+        preamble = section.number is None and section.name == book.title and section is book.sections[0]
+        name = (
+            _deck_part(book.title)
+            if preamble
+            else options.deck_name.format(book=_deck_part(book.title), chapter=_deck_part(label))
+        )
+        found = decks.get(name.casefold())
+        if found is None:
+            decks[name.casefold()] = _Deck(name, label, preamble, [section])
+            continue
+        first = found.sections[0]
+        message = (
+            f"the section {section.name!r} gives the deck {found.name!r}, as {first.name!r} at {first.loc} "
+            "does: their cards are one deck and one package"
+        )
+        diagnostics.append(codes.diagnostic(codes.SAME_DECK, section.loc, message))
+        found.sections.append(section)
+    return list(decks.values())
+
+
+def _occurrences(book: Book) -> dict[int, int]:
+    """Each card's line -> how many cards of the book up to it ask its question (1 for the first)."""
+    seen: dict[str, int] = {}
+    found: dict[int, int] = {}
+    for section in book.sections:
+        for card in section.cards:
+            key = card.explicit_id or card.key
+            seen[key] = seen.get(key, 0) + 1
+            found[card.loc.line] = seen[key]
+    return found
+
+
 def render_book(
     book: Book,
     media: MediaResolver,
@@ -132,40 +195,30 @@ def render_book(
     cache: RenderCache,
     options: DeckOptions = DeckOptions(),
 ) -> Iterator[DeckSpec]:
-    """Every non-empty section of a book as a DeckSpec, cards rendered to HTML, one at a time (a
-    caller that writes each as it comes holds one chapter's HTML at once, not the book's)."""
-    seen: dict[str, int] = {}
+    """Every deck of a book as a DeckSpec, cards rendered to HTML, one deck at a time (a caller
+    that writes each as it comes holds one deck's HTML at once, not the book's)."""
+    occurrences = _occurrences(book)
     book_slug = slug(book.title)
+    book_part = file_part(book.title)
     cover = media.resolve(book.cover, book.path, cover=True) if book.cover else None
-    for section in book.sections:
-        if not section.cards:
-            continue
-        label = section_label(section, book)
-        is_preamble = section.number is None and section.name == book.title and section is book.sections[0]
-        deck_name = (
-            _deck_part(book.title)
-            if is_preamble
-            else options.deck_name.format(book=_deck_part(book.title), chapter=_deck_part(label))
-        )
+    for deck in _decks(book, options, diagnostics):
         files: dict[Path, MediaFile] = {}
         if cover:
             files[cover.path] = cover
         rendered: list[RenderedCard] = []
-        for card in section.cards:
+        for card in (card for section in deck.sections for card in section.cards):
             names: dict[str, str] = {}
             for ref in card.images:
                 found = media.resolve(ref, book.path)
                 if found:
                     names[ref.src] = found.name
                     files[found.path] = found
-            key = card.explicit_id or card.key
-            seen[key] = seen.get(key, 0) + 1
             fields = _render(card, names, cache)
             if fields.unsafe:
                 diagnostics.append(codes.diagnostic(codes.UNSAFE_HTML, card.loc, "unsafe HTML removed from this card"))
             rendered.append(
                 RenderedCard(
-                    guid=card_guid(book, card, seen[key]),
+                    guid=card_guid(book, card, occurrences[card.loc.line]),
                     question=fields.question,
                     answer=fields.answer,
                     resources=fields.resources,
@@ -175,16 +228,17 @@ def render_book(
                     title=card.key,
                 )
             )
+        label = deck.label
         cover_html = f'<img class="ag-cover" src="{html.escape(cover.name)}" alt="">' if cover else ""
         description = (
             f"{cover_html}<p><b>{html.escape(book.title)}</b></p><p>{html.escape(label)} · {cards(len(rendered))}</p>"
             "<p><small>Built by ankigen from "
             f"{html.escape(shown_path)}</small></p>"
         )
-        label_slug = "" if is_preamble else slug(label)
+        label_slug = "" if deck.preamble else slug(label)
         yield (
             DeckSpec(
-                deck_name=deck_name,
+                deck_name=deck.name,
                 book=book.title,
                 chapter=label,
                 description=description,
@@ -196,7 +250,7 @@ def render_book(
                 ),
                 cards=tuple(rendered),
                 media=tuple(files.values()),
-                filename=f"{book_slug}-{label_slug}.apkg" if label_slug else f"{book_slug}.apkg",
+                filename=f"{book_part}.apkg" if deck.preamble else f"{book_part}-{file_part(label)}.apkg",
             )
         )
 

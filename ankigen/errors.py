@@ -27,6 +27,13 @@ class UsageError(AnkigenError):
     exit_code = 2
 
 
+class InternalError(AnkigenError):
+    """A bug of ankigen caught before it could damage anything; the message says what to report."""
+
+    def __str__(self) -> str:
+        return f"internal error: {self.message} (please report this)"
+
+
 class ReadError(AnkigenError):
     """A notes file that cannot be read as UTF-8 text."""
 

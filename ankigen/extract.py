@@ -203,6 +203,17 @@ class _Scanner:
                 return True
         return False
 
+    def _summary_end(self, start: int) -> int | None:
+        """The line that closes the ``<summary>`` opened at ``start``, looked for within its card
+        only (never in the next card's ``<summary>``), or None."""
+        for index in range(start, len(self.lines)):
+            raw = self.lines[index]
+            if "</summary>" in raw.lower():
+                return index
+            if index > start and (self._is_boundary(raw) or _DETAILS_CLOSE.match(raw)):
+                return None
+        return None
+
     def card(self, start: int) -> tuple[Card | None, int]:
         """Parse the card whose ``<details>`` is at ``start``; return it and the next line."""
         lines = self.lines
@@ -210,14 +221,18 @@ class _Scanner:
         while index < len(lines) and not lines[index].strip():
             index += 1
         question: str | None = None
-        if index < len(lines) and _SUMMARY_START.match(lines[index]):
-            joined = lines[index]
-            end = index
-            while "</summary>" not in joined.lower() and end + 1 < len(lines) and end - index < 20:
-                end += 1
-                joined += "\n" + lines[end]
-            match = _SUMMARY.match(joined)
-            if match:
+        opened = _SUMMARY_START.match(lines[index]) if index < len(lines) else None
+        if opened:
+            end = self._summary_end(index)
+            match = _SUMMARY.match("\n".join(lines[index : end + 1])) if end is not None else None
+            if end is None:  # never closed: the rest of its line is the question, below it the answer
+                self.report(index, codes.UNCLOSED_SUMMARY, "<summary> is not closed on its line (no </summary>)")
+                question = lines[index][opened.end() :].strip()
+                index += 1
+            elif match:
+                if end > index:
+                    message = f"<summary> is not closed on its line (its </summary> is on line {end + 1})"
+                    self.report(index, codes.UNCLOSED_SUMMARY, message)
                 question = match.group(1).strip()
                 index = end + 1
         body: list[tuple[int, str]] = []
