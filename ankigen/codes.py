@@ -24,6 +24,7 @@ NO_CARDS = "AG111"
 SAME_TITLE = "AG112"
 EMPTY_SECTIONS = "AG113"
 UNSAFE_HTML = "AG114"
+EMPTY_FENCE = "AG130"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,13 @@ _ALL = (
         "unsafe HTML removed from a card",
         "`<script>`, `<iframe>`, `on*=` event handlers, `javascript:` links and other active content "
         "are removed before packaging, so a deck never runs code from the notes.",
+    ),
+    Code(
+        "AG130",
+        Severity.WARNING,
+        "an empty code block (left out of the card)",
+        "A code fence with nothing inside, usually a placeholder: the card shows nothing there (GitHub "
+        "shows an empty box). Write the code, or delete the two fence lines.",
     ),
 )
 
