@@ -412,6 +412,9 @@ class _GithubImage(_GithubLink, ImageInlineProcessor):
     """The same rule for images."""
 
 
+_GITHUB_MATH = re.compile(r"\$`([^`\n]+)`\$")  # GitHub's inline math, $`…`$
+
+
 class _GithubMath(InlineProcessor):
     """GitHub's inline math ``$`…`$`` as MathJax inline math (not a code span between dollars)."""
 
@@ -438,7 +441,7 @@ class _BlocksExtension(Extension):
         md.inlinePatterns.register(_GithubLink(LINK_RE, md), "link", 160)
         md.inlinePatterns.register(_GithubImage(IMAGE_LINK_RE, md), "image_link", 150)
         # Before code spans (190), which would take the backticks.
-        md.inlinePatterns.register(_GithubMath(r"\$`([^`\n]+)`\$", md), "ankigen_math", 191)
+        md.inlinePatterns.register(_GithubMath(_GITHUB_MATH.pattern, md), "ankigen_math", 191)
 
 
 _BLOCKS = _BlocksExtension()
@@ -535,7 +538,8 @@ def question_html(question: str) -> str:
     ``<code>`` is left alone."""
     parts = _CODE_SPAN.split(question)
     for index in range(0, len(parts), 2):
-        segment = _BACKTICKS.sub(lambda m: f"<code>{html.escape(m.group(2).strip(), quote=False)}</code>", parts[index])
+        segment = _GITHUB_MATH.sub(lambda m: f'<span class="arithmatex">\\({_tex(m.group(1))}\\)</span>', parts[index])
+        segment = _BACKTICKS.sub(lambda m: f"<code>{html.escape(m.group(2).strip(), quote=False)}</code>", segment)
         pieces = _CODE_SPAN.split(segment)
         for inner in range(0, len(pieces), 2):
             pieces[inner] = _question_inline(pieces[inner])

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ankigen.extract import read_notes
-from ankigen.render import markdown_html
+from ankigen.render import markdown_html, question_html
 from ankigen.sanitize import sanitize
 
 from .conftest import SEED, corpus_or_skip
@@ -120,3 +120,9 @@ def test_constructs_github_shows(text: str, expected: str) -> None:
 
 def test_empty_code_block_shows_no_box() -> None:
     assert markdown_html("Before\n\n```cpp\n``````\n\nAfter\n") == "<p>Before</p>\n<p>After</p>"
+
+
+def test_github_inline_math_in_a_question() -> None:
+    assert question_html("Is $`e^{i\\pi} < 0`$ in `code`?") == (
+        'Is <span class="arithmatex">\\(e^{i\\pi} &lt; 0\\)</span> in <code>code</code>?'
+    )
