@@ -151,14 +151,19 @@ class _StashBlocks(Preprocessor):
 _ITEM = re.compile(r"^(?P<indent> *)(?P<marker>[-*+]|(?P<number>\d{1,9})[.)])(?P<space> *)(?P<rest>.*)$")
 # Raw HTML that shows nothing and that Python-Markdown takes for a block (never wraps in <p>).
 _NOTHING = "<!-- -->"
-# Ends the first line of each item of a tight list: _TightLists takes it out, with the item's <p>.
+# End the first line of each list item: _ListSpacing takes them out, and the item's <p> (tight)
+# or puts its text in one (loose), whatever Python-Markdown made of the blank lines.
 _TIGHT = f"{_MARKER}tight"
+_LOOSE = f"{_MARKER}loose"
 _STASHED = "\x02wzxhzdk:"  # how Python-Markdown's placeholders for stashed HTML start
 _HTML_LINE = re.compile(
     r"^(?:<(?P<open>[A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>|</(?P<close>[A-Za-z][A-Za-z0-9-]*)\s*>)\s*$"
 )
 # Tags whose blocks Python-Markdown reads itself (block-level), or that GitHub reads another way.
 _NOT_KIND_7 = frozenset(markdown.Markdown().block_level_elements) | {"script", "style", "pre", "textarea"}
+_SETEXT = re.compile(r"^(?:=+|-+) *$")
+_ITEM_PREFIX = re.compile(r"^ *(?:\d{1,9}\.|[-*+]) ")
+_INDENT = re.compile(r"^ *")
 _THEMATIC = re.compile(r"^ *([-*_])(?: *\1){2,} *$")
 _HEADING_OR_RULE = re.compile(r"^ {0,3}(?:#{1,6}(?: |$)|([-*_])(?: *\1){2,} *$)")
 _NEW_BLOCK = re.compile(rf"{_HEADING_OR_RULE.pattern}|^ {{0,3}}(?:>|\$\$)")
@@ -195,8 +200,10 @@ class _GithubLists(Preprocessor):
         for line in rewritten:
             if line.list_id in loose and not line.first and out and out[-1].strip():
                 out.append("")
-            tight = line.list_id >= 0 and line.list_id not in loose
-            out.append(f"{line.text} {_TIGHT}" if tight else line.text)
+            if line.list_id < 0:
+                out.append(line.text)
+            else:
+                out.append(f"{line.text} {_LOOSE if line.list_id in loose else _TIGHT}")
         return out
 
     def _item(self, line: str, stack: list[_OpenItem], depth: int, paragraph: int | None) -> re.Match[str] | None:
@@ -224,6 +231,7 @@ class _GithubLists(Preprocessor):
         blank = False
         paragraph: int | None = None  # the depth of the paragraph the last line belongs to
         math_open = quote = table = after_stash = False
+        opened = 0  # where the paragraph the last line belongs to starts in ``out``
         html: list[str] = []  # the lines of an HTML block (GitHub's kind 7) being read
         for line in [*lines, ""]:
             if html:
@@ -241,12 +249,15 @@ class _GithubLists(Preprocessor):
             item = None if math_open else self._item(line, stack, depth, paragraph)
             stripped = line.lstrip(" ")
             stashed = stripped.startswith(_STASHED)
-            tag = None if math_open else _HTML_LINE.match(stripped)
+            container = stack[depth - 1].column if depth else 0
+            # Indented code (4 spaces past its container, not under a paragraph) is left as it is.
+            code = paragraph is None and indent - container >= 4 and not math_open and not stashed
+            tag = None if math_open or code else _HTML_LINE.match(stripped)
             # A line of one inline tag (an <img>) opens a raw HTML block up to the next blank line,
             # unless it would interrupt a paragraph of its own container.
             kind_7 = bool(tag and (tag.group("open") or tag.group("close")).lower() not in _NOT_KIND_7)
             kind_7 = kind_7 and (paragraph is None or depth < paragraph)
-            starts_block = bool(item or _NEW_BLOCK.match(stripped) or stashed or kind_7)
+            starts_block = bool(item or (not code and _NEW_BLOCK.match(stripped)) or stashed or kind_7)
             if (starts_block and (table or (quote and not stripped.startswith(">")))) or after_stash:
                 # A block right under a quote or a table ends it, as on GitHub; a stashed block
                 # (a code block) stands apart from what comes next.
@@ -283,7 +294,20 @@ class _GithubLists(Preprocessor):
                 out.append(_ListLine(f"{' ' * base}{shown} {content}", list_id, not continues))
                 stack.append(_OpenItem(column, base + 4, marker[-1], list_id))
                 paragraph = len(stack) if rest.strip() else None
+                opened = len(out) - 1
                 blank = False
+                continue
+            if paragraph == depth and not blank and not code and _SETEXT.match(stripped):
+                # A setext underline makes the whole paragraph a heading; Python-Markdown takes only
+                # the line above it (and none as an item's first line): written as one ATX line.
+                first = out[opened]
+                prefix = (_ITEM_PREFIX if first.list_id >= 0 else _INDENT).match(first.text).group(0)  # type: ignore[union-attr]
+                words = " ".join(
+                    [first.text[len(prefix) :].strip(), *(line.text.strip() for line in out[opened + 1 :])]
+                )
+                level = "#" if stripped.startswith("=") else "##"
+                out[opened:] = [_ListLine(f"{prefix}{level} {words}", first.list_id, first.first)]
+                paragraph = None
                 continue
             lazy = not blank and paragraph is not None and not math_open and not starts_block
             if depth < len(stack) and lazy:
@@ -303,8 +327,11 @@ class _GithubLists(Preprocessor):
                 loose.add(stack[-1].list_id)
             elif blank and depth:
                 loose.add(stack[depth - 1].list_id)
-            shift = stack[-1].out + indent - stack[-1].column if stack else indent
-            if kind_7:  # the leading comment tells Python-Markdown not to wrap the block in <p>
+            # Python-Markdown wants blocks at their container's edge; only code keeps its indent.
+            shift = (stack[-1].out if stack else 0) + (indent - container if code else 0)
+            if code:
+                out.append(_ListLine(" " * shift + stripped))
+            elif kind_7:  # the leading comment tells Python-Markdown not to wrap the block in <p>
                 if out and out[-1].text.strip():
                     out.append(_ListLine(""))
                 out.append(_ListLine(" " * shift + self.md.htmlStash.store("")))
@@ -330,36 +357,68 @@ class _GithubLists(Preprocessor):
                     stripped = f"{stripped[:end]}\\{stripped[end:]}"
                 elif quote and "|" in stripped and _TABLE_DELIMITER.match(stripped):
                     stripped = "\\" + stripped  # a lazy line of a quote: text, never a table
+                elif quote and _SETEXT.match(stripped) and stripped.startswith("="):
+                    stripped = "&#61;" + stripped[1:]  # nor a setext underline
                 out.append(_ListLine(" " * shift + stripped))
-                paragraph = None if quote or table or stashed or _HEADING_OR_RULE.match(line) else len(stack)
+                if paragraph is None:
+                    opened = len(out) - 1
+                paragraph = None if quote or table or stashed or _HEADING_OR_RULE.match(stripped) else len(stack)
             blank = False
         out.pop()  # the blank line added to close an HTML block at the end
         return out, loose
 
 
-class _TightLists(Treeprocessor):
+class _ListSpacing(Treeprocessor):
     """The items of a tight list hold no ``<p>``, even around a paragraph that a code block, a quote
-    or a heading follows (Python-Markdown wraps those, as blank lines had to be put around them)."""
+    or a heading follows (Python-Markdown wraps those, as blank lines had to be put around them);
+    the text of a loose list's item is always a paragraph."""
 
     def run(self, root: Element) -> None:
         for item in root.iter("li"):
-            if _take_marker(item):
+            if _take_marker(item, _TIGHT):
                 for child in [child for child in item if child.tag == "p"]:
                     _unwrap(item, child)
+            elif _take_marker(item, _LOOSE):
+                _wrap_text(item)
 
 
-def _take_marker(element: Element) -> bool:
-    """Remove the tight-list marker from the element's own text (not from nested lists)."""
-    if element.text and _TIGHT in element.text:
-        element.text = element.text.replace(f" {_TIGHT}", "").replace(_TIGHT, "")
+def _take_marker(element: Element, marker: str) -> bool:
+    """Remove the marker from the element's own text (not from nested lists)."""
+    if element.text and marker in element.text:
+        element.text = element.text.replace(f" {marker}", "").replace(marker, "")
         return True
     for child in element:
-        if child.tail and _TIGHT in child.tail:
-            child.tail = child.tail.replace(f" {_TIGHT}", "").replace(_TIGHT, "")
+        if child.tail and marker in child.tail:
+            child.tail = child.tail.replace(f" {marker}", "").replace(marker, "")
             return True
-        if child.tag not in ("ul", "ol") and _take_marker(child):
+        if child.tag not in ("ul", "ol") and _take_marker(child, marker):
             return True
     return False
+
+
+_BLOCK_CHILDREN = frozenset(
+    {"p", "ul", "ol", "div", "pre", "blockquote", "table", "hr", "h1", "h2", "h3", "h4", "h5", "h6"}
+)
+
+
+def _wrap_text(item: Element) -> None:
+    """Put the item's leading text and inline elements into a ``<p>``."""
+    inline = []
+    for child in item:
+        if child.tag in _BLOCK_CHILDREN:
+            break
+        inline.append(child)
+    text = item.text or ""
+    if not text.strip() and not inline:
+        return
+    paragraph = Element("p")
+    paragraph.text, item.text = text.strip("\n"), None
+    for child in inline:
+        item.remove(child)
+        paragraph.append(child)
+    if inline and inline[-1].tail:
+        inline[-1].tail = inline[-1].tail.rstrip("\n")
+    item.insert(0, paragraph)
 
 
 def _unwrap(parent: Element, child: Element) -> None:
@@ -436,7 +495,7 @@ class _BlocksExtension(Extension):
         # After whitespace normalisation (30), before the raw-HTML pass (20).
         md.preprocessors.register(self.stash, "ankigen_blocks", 28)
         md.preprocessors.register(_GithubLists(md), "ankigen_lists", 27)
-        md.treeprocessors.register(_TightLists(md), "ankigen_tight", 15)  # after inline Markdown (20)
+        md.treeprocessors.register(_ListSpacing(md), "ankigen_list_spacing", 15)  # after inline Markdown (20)
         md.parser.blockprocessors.register(_SeparateQuotes(md.parser), "quote", 20)
         md.inlinePatterns.register(_GithubLink(LINK_RE, md), "link", 160)
         md.inlinePatterns.register(_GithubImage(IMAGE_LINK_RE, md), "image_link", 150)

@@ -42,6 +42,14 @@ FRAGMENTS = {
     "image": "![alt](data/x.png)",
     "emphasis and html": 'Some <span style="color:green">green</span> and <code>x</code> text',
     "html line": '<img src="data/x.png" alt="x" width="200"/>',
+    "setext heading": "Title\n===",
+    "hard break": "line with two spaces  \nnext line",
+    "autolink": "See https://example.com/a_b. or <https://example.org>",
+    "escapes": "\\*not emphasis\\* and 2\\. not a list",
+    "numbered from 10": "10. ten\n    - under ten\n11. eleven",
+    "code in an item": "* item:\n\n  ```sh\n  ls\n  ```\n* next",
+    "tabs": "-\tTab item\n\t- sub item",
+    "indented code": "Text\n\n    - not a list\n    # not a heading\n    <img src=x.png>\n    $$x$$",
     "link with spaces": "[a link](not a url (really)) and [one](<a b.html>)",
 }
 
