@@ -21,6 +21,7 @@ from markdown.inlinepatterns import (
     ImageInlineProcessor,
     InlineProcessor,
     LinkInlineProcessor,
+    SimpleTagInlineProcessor,
 )
 from markdown.preprocessors import Preprocessor
 from markdown.treeprocessors import Treeprocessor
@@ -93,6 +94,7 @@ def unwrap_equation(tex: str) -> str:
     return (match.group("body") if match else tex).strip()
 
 
+_QUOTE_PREFIX = re.compile(r"^(?: {0,3}> ?)+")
 # Fenced blocks are taken out before Python-Markdown runs (it expands tabs and strips control
 # characters from its whole input) and left as marker lines no text can hold by chance.
 _MARKER = f"ankigen-block-{secrets.token_hex(8)}-"
@@ -107,25 +109,30 @@ def _take_blocks(text: str) -> tuple[str, list[str]]:
     index = 0
     while index < len(lines):
         line = lines[index]
-        fence = fence_open(line)
+        quote = _QUOTE_PREFIX.match(line)
+        prefix = quote.group(0) if quote else ""  # a fence inside a block quote: ``> ```sh``
+        fence = fence_open(line[len(prefix) :])
         if fence is None:
             out.append(line)
             index += 1
             continue
+        inner = re.compile(rf"^(?: {{0,3}}> ?){{{prefix.count('>')}}}")
         body: list[str] = []
         index += 1
-        while index < len(lines) and not fence.closed_by(lines[index]):
-            line = lines[index]
+        while index < len(lines) and (quoted := inner.match(lines[index])):
+            line = lines[index][quoted.end() :]
+            if fence.closed_by(line):
+                index += 1  # the closing fence
+                break
             strip = min(fence.indent, len(line) - len(line.lstrip(" \t")))
             body.append(line[strip:])
             index += 1
-        index += 1  # the closing fence
         code = "\n".join(body) + "\n" if body else ""
         if not code.strip():  # a placeholder left empty: no empty box (the extractor warns)
             out.append("")
             continue
         blocks.append(math_block(code) if fence.lang == "math" else highlight_code(code, fence.lang))
-        out.append(f"{' ' * fence.indent}{_MARKER}{len(blocks) - 1}")  # _GithubLists puts blank lines around
+        out.append(f"{prefix}{' ' * fence.indent}{_MARKER}{len(blocks) - 1}")  # _GithubLists adds blank lines
     return "\n".join(out), blocks
 
 
@@ -139,7 +146,7 @@ class _StashBlocks(Preprocessor):
             return lines
         out = []
         for line in lines:
-            stripped = line.lstrip()
+            stripped = line.lstrip(" >")
             if stripped.startswith(_MARKER):
                 line = line[: len(line) - len(stripped)] + self.md.htmlStash.store(
                     self.blocks[int(stripped[len(_MARKER) :])]
@@ -159,9 +166,23 @@ _STASHED = "\x02wzxhzdk:"  # how Python-Markdown's placeholders for stashed HTML
 _HTML_LINE = re.compile(
     r"^(?:<(?P<open>[A-Za-z][A-Za-z0-9-]*)(?:\s[^<>]*)?/?>|</(?P<close>[A-Za-z][A-Za-z0-9-]*)\s*>)\s*$"
 )
-# Tags whose blocks Python-Markdown reads itself (block-level), or that GitHub reads another way.
-_NOT_KIND_7 = frozenset(markdown.Markdown().block_level_elements) | {"script", "style", "pre", "textarea"}
+# GitHub's (CommonMark's) HTML blocks of kind 6: a line opening or closing one of these tags starts
+# raw HTML up to the next blank line; the Markdown after that blank line is Markdown again.
+_KIND_6 = frozenset(
+    {
+        "address", "article", "aside", "base", "basefont", "blockquote", "body", "caption", "center", "col",
+        "colgroup", "dd", "details", "dialog", "dir", "div", "dl", "dt", "fieldset", "figcaption", "figure",
+        "footer", "form", "frame", "frameset", "h1", "h2", "h3", "h4", "h5", "h6", "head", "header", "hr",
+        "html", "iframe", "legend", "li", "link", "main", "menu", "menuitem", "nav", "noframes", "ol",
+        "optgroup", "option", "p", "param", "search", "section", "summary", "table", "tbody", "td", "tfoot",
+        "th", "thead", "title", "tr", "track", "ul",
+    }
+)  # fmt: skip
+_HTML_START = re.compile(r"^</?(?P<name>[A-Za-z][A-Za-z0-9-]*)(?=[\s/>]|$)")
+# Left to Python-Markdown, which reads them as GitHub does (up to their closing tag).
+_NOT_KIND_7 = _KIND_6 | {"script", "style", "pre", "textarea"}
 _SETEXT = re.compile(r"^(?:=+|-+) *$")
+_NOT_ATX = re.compile(r"^#(?!#{0,5}(?:[ \t]|$))")  # Python-Markdown takes ``#tag`` for a heading
 _ITEM_PREFIX = re.compile(r"^ *(?:\d{1,9}\.|[-*+]) ")
 _INDENT = re.compile(r"^ *")
 _THEMATIC = re.compile(r"^ *([-*_])(?: *\1){2,} *$")
@@ -252,12 +273,13 @@ class _GithubLists(Preprocessor):
             container = stack[depth - 1].column if depth else 0
             # Indented code (4 spaces past its container, not under a paragraph) is left as it is.
             code = paragraph is None and indent - container >= 4 and not math_open and not stashed
-            tag = None if math_open or code else _HTML_LINE.match(stripped)
-            # A line of one inline tag (an <img>) opens a raw HTML block up to the next blank line,
-            # unless it would interrupt a paragraph of its own container.
-            kind_7 = bool(tag and (tag.group("open") or tag.group("close")).lower() not in _NOT_KIND_7)
-            kind_7 = kind_7 and (paragraph is None or depth < paragraph)
-            starts_block = bool(item or (not code and _NEW_BLOCK.match(stripped)) or stashed or kind_7)
+            start = None if math_open or code else _HTML_START.match(stripped)
+            tag = start.group("name").lower() if start else ""
+            # A line of one inline tag (an <img>) opens a raw HTML block up to the next blank line
+            # too, unless it would interrupt a paragraph of its own container.
+            kind_7 = bool(_HTML_LINE.match(stripped)) and (paragraph is None or depth < paragraph)
+            html_block = bool(tag) and (tag in _KIND_6 or (tag not in _NOT_KIND_7 and kind_7))
+            starts_block = bool(item or (not code and _NEW_BLOCK.match(stripped)) or stashed or html_block)
             if (starts_block and (table or (quote and not stripped.startswith(">")))) or after_stash:
                 # A block right under a quote or a table ends it, as on GitHub; a stashed block
                 # (a code block) stands apart from what comes next.
@@ -291,6 +313,7 @@ class _GithubLists(Preprocessor):
                 number = item.group("number")
                 shown = f"{number}." if number is not None else marker
                 content = text or self.md.htmlStash.store(_NOTHING)  # a lone ``-`` is an empty item
+                content = "\\" + content if _NOT_ATX.match(content) else content
                 out.append(_ListLine(f"{' ' * base}{shown} {content}", list_id, not continues))
                 stack.append(_OpenItem(column, base + 4, marker[-1], list_id))
                 paragraph = len(stack) if rest.strip() else None
@@ -331,7 +354,7 @@ class _GithubLists(Preprocessor):
             shift = (stack[-1].out if stack else 0) + (indent - container if code else 0)
             if code:
                 out.append(_ListLine(" " * shift + stripped))
-            elif kind_7:  # the leading comment tells Python-Markdown not to wrap the block in <p>
+            elif html_block:  # the leading comment tells Python-Markdown not to wrap the block in <p>
                 if out and out[-1].text.strip():
                     out.append(_ListLine(""))
                 out.append(_ListLine(" " * shift + self.md.htmlStash.store("")))
@@ -357,6 +380,8 @@ class _GithubLists(Preprocessor):
                     stripped = f"{stripped[:end]}\\{stripped[end:]}"
                 elif quote and "|" in stripped and _TABLE_DELIMITER.match(stripped):
                     stripped = "\\" + stripped  # a lazy line of a quote: text, never a table
+                elif _NOT_ATX.match(stripped):
+                    stripped = "\\" + stripped  # ``#include`` or ``#tag``: text, as on GitHub
                 elif quote and _SETEXT.match(stripped) and stripped.startswith("="):
                     stripped = "&#61;" + stripped[1:]  # nor a setext underline
                 out.append(_ListLine(" " * shift + stripped))
@@ -471,6 +496,7 @@ class _GithubImage(_GithubLink, ImageInlineProcessor):
     """The same rule for images."""
 
 
+_SINGLE_TILDE = r"(?<!~)(~)(?![~\s])([^~]+?)(?<!\s)~(?!~)"
 _GITHUB_MATH = re.compile(r"\$`([^`\n]+)`\$")  # GitHub's inline math, $`…`$
 
 
@@ -499,6 +525,8 @@ class _BlocksExtension(Extension):
         md.parser.blockprocessors.register(_SeparateQuotes(md.parser), "quote", 20)
         md.inlinePatterns.register(_GithubLink(LINK_RE, md), "link", 160)
         md.inlinePatterns.register(_GithubImage(IMAGE_LINK_RE, md), "image_link", 150)
+        # GitHub strikes ``~one~`` through like ``~~two~~`` (pymdownx.tilde's "delimiter", 60).
+        md.inlinePatterns.register(SimpleTagInlineProcessor(_SINGLE_TILDE, "del"), "ankigen_tilde", 59)
         # Before code spans (190), which would take the backticks.
         md.inlinePatterns.register(_GithubMath(_GITHUB_MATH.pattern, md), "ankigen_math", 191)
 

@@ -101,7 +101,12 @@ def outline(fragment: str) -> list[str]:
     parser.feed(fragment)
     parser.close()
     parser._flush()
-    return parser.tokens
+    # ``***x***``: <em><strong> on GitHub, <strong><em> in Python-Markdown; the same bold italics.
+    tokens = parser.tokens
+    for index in range(len(tokens) - 1):
+        if (tokens[index], tokens[index + 1]) in (("<strong>", "<em>"), ("</em>", "</strong>")):
+            tokens[index], tokens[index + 1] = tokens[index + 1], tokens[index]
+    return tokens
 
 
 # Math as GitHub reads it: $`…`$, $$…$$, and $…$ with no space inside the dollars.
