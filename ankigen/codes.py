@@ -27,6 +27,7 @@ UNSAFE_HTML = "AG114"
 SAME_DECK = "AG115"
 SAME_NOTES = "AG116"
 UNCLOSED_SUMMARY = "AG117"
+EMPTY_FENCE = "AG130"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,13 @@ _ALL = (
         "rest of the `<summary>` line is the question and the lines below are the answer; when it "
         "is on a later line of the card, the lines up to it are the question. Either way the card "
         "and the cards after it are kept: close the `<summary>` on its line.",
+    ),
+    Code(
+        "AG130",
+        Severity.WARNING,
+        "an empty code block (left out of the card)",
+        "A code fence with nothing inside, usually a placeholder: the card shows nothing there (GitHub "
+        "shows an empty box). Write the code, or delete the two fence lines.",
     ),
 )
 

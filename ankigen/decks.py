@@ -74,8 +74,13 @@ def section_label(section: Section, book: Book) -> str:
     return f"Chapter {section.number:0{max(2, widest)}d}"
 
 
+# Anki splits deck names at ``::``: one inside a name (``## std::variant``) is written with two
+# RATIO signs (U+2236), which look the same: the deck ``Book::std::variant`` would be a subdeck.
+DECK_SEPARATOR_STANDIN = "\u2236\u2236"
+
+
 def _deck_part(text: str) -> str:
-    return " ".join(text.replace("::", ":").split())
+    return " ".join(text.replace("::", DECK_SEPARATOR_STANDIN).split())
 
 
 @dataclass

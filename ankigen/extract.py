@@ -34,7 +34,9 @@ _DESCRIPTION_LABEL = re.compile(r"^\s*\*\*Description\*\*:?\s*$", re.IGNORECASE)
 _EXPLICIT_ID = re.compile(r"^\s*<!--\s*id:\s*(?P<id>\S+?)\s*-->\s*$", re.IGNORECASE)
 _IMG_TAG = re.compile(r"<img\b[^>]*>", re.IGNORECASE)
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\(\s*<?(?P<src>[^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_STATUS_SUP = re.compile(r"\s*<sup>\s*\(?(?P<status>[^)<]*?)\)?\s*(?:</sup>)?\s*$", re.IGNORECASE)
+# ``<sup>(published)</sup>``, and the mismatched tags real notes hold: ``<sup>(writing)</span>``,
+# ``<sub>(writing)</sub>``, ``<sup>(completed)<sup>``, or no closing tag at all.
+_STATUS_SUP = re.compile(r"\s*<su[pb]>\s*\(?(?P<status>[^)<]*?)\)?\s*(?:</?(?:sup|sub|span)>)?\s*$", re.IGNORECASE)
 _STATUS_WORDS = "published|writing|completed|complete|edited|incomplete|ignored|draft|reviewed|done|todo"
 _STATUS_PLAIN = re.compile(rf"\s+\((?P<status>(?:{_STATUS_WORDS})(?:\s*=>\s*(?:{_STATUS_WORDS}))*)\)\s*$")
 _CHAPTER = re.compile(r"^chapter\s+(?P<n>\d+)\s*(?:/\s*(?P<m>\d+))?\s*$", re.IGNORECASE)
@@ -130,21 +132,23 @@ def split_footer(body: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], _F
         start = next((i for i in range(opened + 1, len(body)) if _FOOTER_LABEL.match(body[i][1])), start)
     footer = _FooterParse()
     target: list[str] | None = None
+    origin = ""
     for _, text in body[start:]:
         label = _FOOTER_LABEL.match(text)
         if label:
             name = (label.group("b") or label.group("p")).lower()
             target = footer.references if name == "references" else footer.resources
+            origin = "Origin: " if name == "origin" else ""  # a page, a section, a video's 3:25:00
             rest = label.group("rest").strip()
             if rest:
-                target.append(rest)
+                target.append(origin + rest)
             continue
         if not text.strip() or _RULE.match(text):
             continue
         item = _LIST_ITEM.match(text)
         value = (item.group("text") or "") if item else text
         if value.strip() and target is not None:
-            target.append(value.strip())
+            target.append(origin + value.strip())
     answer = body[:start]
     while answer and (not answer[-1][1].strip() or _RULE.match(answer[-1][1])):
         answer.pop()
@@ -238,6 +242,7 @@ class _Scanner:
         body: list[tuple[int, str]] = []
         fence: Fence | None = None
         fence_line = 0
+        fence_empty = True
         explicit_id: str | None = None
         images: list[ImageRef] = []
         closed_at: int | None = None
@@ -247,12 +252,15 @@ class _Scanner:
             if fence is not None:
                 if fence.closed_by(text):
                     fence = None
+                    if fence_empty:
+                        self.report(fence_line, codes.EMPTY_FENCE, "empty code block: left out of the card")
                 elif _DETAILS_CLOSE.match(raw) and not self._fence_closes_later(index + 1, fence):
                     self.report(fence_line, codes.UNCLOSED_FENCE, "code fence is never closed")
                     closed_at = index
                     break
                 elif _DETAILS_OPEN.match(raw) and not self._fence_closes_later(index + 1, fence):
                     break
+                fence_empty = fence_empty and not text.strip()
                 body.append((index, text))
                 index += 1
                 continue
@@ -263,7 +271,7 @@ class _Scanner:
                 break
             fence = fence_open(text)
             if fence is not None:
-                fence_line = index
+                fence_line, fence_empty = index, True
             else:
                 id_match = _EXPLICIT_ID.match(text)
                 if id_match:

@@ -16,7 +16,13 @@ from ankigen.decks import cards
 from ankigen.fsutil import write_atomic
 from ankigen.model import DeckSpec, RenderedCard, Theme
 from ankigen.package import card_css
+from ankigen.sanitize import sanitize_mathml
 
+# Math as the renderer writes it for MathJax: ``\(…\)`` in a span, ``\[…\]`` in a div.
+_MATH = re.compile(
+    r'(?P<open><(?P<tag>span|div) class="(?:arithmatex|math)">)\s*\\(?P<kind>[(\[])(?P<tex>.*?)\\[)\]]\s*</(?P=tag)>',
+    re.DOTALL,
+)
 _SECTION = re.compile(r"\{\{#(\w+)\}\}(.*?)\{\{/\1\}\}", re.DOTALL)
 _FIELD = re.compile(r"\{\{(\w+)\}\}")
 
@@ -28,6 +34,24 @@ def fill(template: str, fields: Mapping[str, str]) -> str:
     return _FIELD.sub(lambda m: fields.get(m.group(1), ""), text)
 
 
+def mathml(fragment: str) -> str:
+    """Each MathJax formula of a field as MathML, which browsers lay out with no script and no
+    network (Anki renders the same TeX with its MathJax); TeX that can't be converted stays."""
+    if "arithmatex" not in fragment and 'class="math"' not in fragment:
+        return fragment
+    from latex2mathml.converter import convert
+
+    def swap(match: re.Match[str]) -> str:
+        display = "block" if match.group("kind") == "[" else "inline"
+        try:
+            converted = convert(html.unescape(match.group("tex")), display=display)
+        except Exception:  # latex2mathml raises many kinds on TeX it doesn't know
+            return match.group(0)
+        return f"{match.group('open')}{sanitize_mathml(converted)}</{match.group('tag')}>"
+
+    return _MATH.sub(swap, fragment)
+
+
 def _theme(name: str) -> str:
     return resources.files("ankigen.theme").joinpath(name).read_text(encoding="utf-8")
 
@@ -35,8 +59,8 @@ def _theme(name: str) -> str:
 def card_sides(card: RenderedCard, spec: DeckSpec) -> tuple[str, str]:
     """A card's front and back HTML, as Anki shows them."""
     fields = {
-        "Question": card.question,
-        "Answer": card.answer,
+        "Question": mathml(card.question),
+        "Answer": mathml(card.answer),
         "Resources": card.resources,
         "References": card.references,
         "Book": html.escape(spec.book),

@@ -12,22 +12,47 @@ from ankigen.htmltags import ALLOWED_TAGS, HTML_TAGS
 
 _ACTIVE = {"script", "style", "iframe", "object", "embed", "applet", "frame", "frameset", "noscript", "template"}
 
+# The author's colour and emphasis (``<span style="color:green">``) stay; nothing that loads a file
+# (``url()``), runs script (``expression()``) or moves the card's layout (``position``, sizes) does.
+STYLE_PROPERTIES = frozenset(
+    {"color", "background-color", "font-weight", "font-style", "text-decoration", "text-align"}
+)
+_STYLE_VALUE = re.compile(r"^[#\w\s.,%()+-]*$")
+_ACTIVE_VALUE = re.compile(r"url|expression|image|var\(|attr\(|\\", re.IGNORECASE)
+
+
+def _style(value: str) -> str | None:
+    """A ``style`` attribute with only the allowed properties, and only plain values."""
+    kept = []
+    for declaration in value.split(";"):
+        name, _, setting = declaration.partition(":")
+        name, setting = name.strip().lower(), setting.strip()
+        if name in STYLE_PROPERTIES and setting and _STYLE_VALUE.match(setting) and not _ACTIVE_VALUE.search(setting):
+            kept.append(f"{name}: {setting}")
+    return "; ".join(kept) or None
+
+
+def _attribute(element: str, attribute: str, value: str) -> str | None:
+    return _style(value) if attribute == "style" else value
+
+
 _CLEANER = nh3.Cleaner(
     tags=set(ALLOWED_TAGS),
     clean_content_tags=_ACTIVE,
     attributes={
-        "*": {"class", "title", "lang", "dir"},
+        "*": {"class", "title", "lang", "dir", "style"},
         "a": {"href"},
         "img": {"src", "alt", "width", "height"},
         "ol": {"start", "type"},
-        "td": {"colspan", "rowspan", "align", "style"},
-        "th": {"colspan", "rowspan", "align", "style"},
+        "td": {"colspan", "rowspan", "align"},
+        "th": {"colspan", "rowspan", "align"},
         "col": {"span"},
     },
     url_schemes={"http", "https", "mailto"},
     link_rel="noopener noreferrer",
     strip_comments=True,
-    filter_style_properties={"text-align"},
+    filter_style_properties=set(STYLE_PROPERTIES),
+    attribute_filter=_attribute,
 )
 
 _TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9._:-]*)([^<>]*)>")
@@ -59,3 +84,28 @@ def sanitize(fragment: str) -> tuple[str, bool]:
         return fragment, False
     unsafe = bool(_UNSAFE.search(fragment))
     return _CLEANER.clean(escape_non_tags(fragment)), unsafe
+
+
+MATHML_TAGS = frozenset(
+    {
+        "math", "mrow", "mi", "mo", "mn", "ms", "msup", "msub", "msubsup", "mfrac", "msqrt", "mroot", "mtext",
+        "mtable", "mtr", "mtd", "mover", "munder", "munderover", "mspace", "mstyle", "mpadded", "menclose",
+        "mphantom", "semantics", "annotation",
+    }
+)  # fmt: skip
+_MATHML_ATTRIBUTES = frozenset(
+    {
+        "display", "xmlns", "stretchy", "fence", "form", "columnalign", "mathvariant", "accent", "accentunder",
+        "width", "height", "depth", "lspace", "rspace", "separator", "movablelimits", "largeop", "symmetric",
+        "notation", "linethickness", "displaystyle", "scriptlevel", "columnlines", "rowlines", "columnspacing",
+        "rowspacing", "frame", "minsize", "maxsize",
+    }
+)  # fmt: skip
+_MATHML_CLEANER = nh3.Cleaner(
+    tags=set(MATHML_TAGS), clean_content_tags=_ACTIVE, attributes={"*": set(_MATHML_ATTRIBUTES)}, link_rel=None
+)
+
+
+def sanitize_mathml(fragment: str) -> str:
+    """MathML made from the notes' TeX, with only MathML left (``\\text{<script>}`` is TeX too)."""
+    return _MATHML_CLEANER.clean(fragment)

@@ -8,7 +8,7 @@ import re
 _RAW = {
     "code fence": re.compile(r"```"),
     "bold": re.compile(r"\*\*\S"),
-    "link": re.compile(r"\]\(\S"),
+    "link": re.compile(r"\]\([^\s()]+(?:\s+\"[^\"]*\")?\)"),  # a target with spaces is no link on GitHub either
     "blockquote": re.compile(r"^\s*>", re.M),
     "heading": re.compile(r"^#{1,6} ", re.M),
     "inline math": re.compile(r"(?<![\\\w])\$[^$\s][^$]*\$"),

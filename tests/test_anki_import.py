@@ -56,7 +56,8 @@ def test_seed_imports_into_anki(tmp_path: Path, anki_collection: AnkiCollection)
 
 
 def _fence_bodies(markdown: str) -> list[str]:
-    """Code fence bodies of a card's answer Markdown (math fences left out), scanned independently."""
+    """Code fence bodies of a card's answer Markdown (math fences and empty placeholders left out),
+    scanned independently."""
     bodies: list[str] = []
     lines = markdown.split("\n")
     index = 0
@@ -71,8 +72,8 @@ def _fence_bodies(markdown: str) -> list[str]:
             body.append(line[min(fence.indent, len(line) - len(line.lstrip())) :])
             index += 1
         index += 1
-        if fence.lang != "math":
-            bodies.append("\n".join(body) + "\n" if body else "")
+        if fence.lang != "math" and "".join(body).strip():
+            bodies.append("\n".join(body) + "\n")
     return bodies
 
 

@@ -123,14 +123,25 @@ def test_cards_fit_and_read_well(site: Path, browser: Any, page_name: str, width
         page.close()
 
 
-def test_math_delimiters_reach_the_page_unharmed(site: Path, browser: Any) -> None:
+def test_math_is_laid_out_not_raw_tex(site: Path, browser: Any) -> None:
+    """The preview shows math as math (MathML, no script, no network), not TeX source."""
     page = browser.new_page()
     try:
         page.goto((site / PAGES[2]).as_uri())
         text = page.inner_text("main")
-        assert "\\(e^{i\\pi} + 1 = 0\\)" in text
-        assert "\\[\\sum_{k=1}^{n} k = \\frac{n(n+1)}{2}\\]" in text
+        assert "\\frac" not in text and "\\(" not in text and "\\sum" not in text
         assert "$USER" in text  # a dollar sign in code is not math
+        boxes = page.evaluate(
+            """Array.from(document.querySelectorAll('main math')).map(m => {
+                 const r = m.getBoundingClientRect(); return [m.getAttribute('display'), r.width, r.height]; })"""
+        )
+        assert len(boxes) >= 4 and all(width > 0 and height > 0 for _, width, height in boxes), boxes
+        # A fraction is laid out stacked: taller than its numerator alone.
+        stacked = page.evaluate(
+            """Array.from(document.querySelectorAll('main mfrac')).map(f =>
+                 [f.getBoundingClientRect().height, f.firstElementChild.getBoundingClientRect().height])"""
+        )
+        assert stacked and all(whole > 1.5 * numerator > 0 for whole, numerator in stacked), stacked
     finally:
         page.close()
 

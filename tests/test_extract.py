@@ -110,6 +110,9 @@ def test_missing_title_uses_file_name() -> None:
         ("Chapter 7/9 <sup>(published)", "Chapter 7/9", "published"),
         ("Chapter 3/4 (ignored)", "Chapter 3/4", "ignored"),
         ("Sorting (in place)", "Sorting (in place)", None),
+        ("Chapter 04 <sup>(writing)</span>", "Chapter 04", "writing"),
+        ("Chapter 5/12 <sub>(writing)</sub>", "Chapter 5/12", "writing"),
+        ("std::variant <sup>(completed)<sup>", "std::variant", "completed"),
     ],
 )
 def test_heading_status(heading: str, name: str, status: str | None) -> None:
@@ -169,7 +172,7 @@ def test_old_style_origin_and_references_footer() -> None:
         """
     )
     assert card.answer == "```cpp\nint main() {}\n``````"
-    assert card.resources == ("2",)
+    assert card.resources == ("Origin: 2",)
     assert card.references == (
         '[Predefined macros](https://en.cppreference.com/w/cpp/preprocessor/replace "cpp/preprocessor")',
     )
@@ -178,8 +181,21 @@ def test_old_style_origin_and_references_footer() -> None:
 def test_inline_origin_value() -> None:
     card = only_card(CARD.format(question="Q?", answer="> A\n\n> Origin: 1.1\n\n> References:\n---"))
     assert card.answer == "A"
-    assert card.resources == ("1.1",)
+    assert card.resources == ("Origin: 1.1",)
     assert card.references == ()
+
+
+def test_origin_label_stays_with_a_video_position() -> None:
+    card = only_card(CARD.format(question="Q?", answer="> A\n> ---\n> Origin: 3:25:00\n> ---"))
+    assert card.resources == ("Origin: 3:25:00",)
+
+
+def test_empty_code_block_is_a_warning_at_its_line() -> None:
+    answer = "> Text\n>\n> ```cpp\n> ``````\n>\n> ```sh\n>\n> ```\n>\n> ```\n> x\n> ```"
+    assert codes("# B\n" + CARD.format(question="Q?", answer=answer)) == [
+        ("AG130", 7, Severity.WARNING),
+        ("AG130", 10, Severity.WARNING),
+    ]
 
 
 def test_new_style_footer_with_rules_and_empty_items() -> None:
@@ -372,7 +388,7 @@ def test_unclosed_fence_reported_at_its_line_and_closed_before_the_footer() -> N
     cards = cards_of(text)
     assert [c.question for c in cards] == ["Q?", "Next?"]
     assert cards[0].answer == "text\n\n```cpp\nint x;\n```"
-    assert cards[0].resources == ("15.2.2",)
+    assert cards[0].resources == ("Origin: 15.2.2",)
 
 
 def test_fence_left_open_before_next_card_is_reported_and_next_card_survives() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ankigen.model import Card, SourceLoc
@@ -162,3 +164,41 @@ def test_rawcheck_finds_raw_markdown() -> None:
     assert raw_markdown("<p>**x** and [a](b)</p>") != []
     assert raw_markdown("<p>```c</p>") != []
     assert raw_markdown("<pre>**x** ```</pre><code>`a`</code>") == []
+
+
+@pytest.mark.parametrize(
+    ("fragment", "kept"),
+    [
+        ('<span style="color:green">ok</span>', '<span style="color:green">ok</span>'),
+        ('<span style="background-color: #ff0; font-weight: bold">x</span>', "background-color:#ff0;font-weight:bold"),
+        (
+            '<em style="font-style: normal; text-decoration: underline">x</em>',
+            "font-style:normal;text-decoration:underline",
+        ),
+    ],
+)
+def test_authors_colours_and_emphasis_stay(fragment: str, kept: str) -> None:
+    assert kept in render_fields(card(f"A {fragment}"), {}).answer
+
+
+@pytest.mark.parametrize("header", ["a", "<b>a</b>"])  # with markup of the author's, sanitized
+def test_table_alignment_stays(header: str) -> None:
+    answer = render_fields(card(f"| {header} |\n|--:|\n| 1 |"), {}).answer
+    assert re.search(r'<td style="text-align: ?right;?">1</td>', answer), answer
+
+
+@pytest.mark.parametrize(
+    "style",
+    [
+        "background: url(https://tracker.example/x.png)",
+        "background-color: url(javascript:alert(1))",
+        "color: expression(alert(1))",
+        "position: fixed; top: 0; left: 0; width: 100%; height: 100%",
+        "background-image: url(x.png)",
+        "color: var(--x)",
+        "color: \\75rl(x)",
+    ],
+)
+def test_styles_that_load_or_move_are_dropped(style: str) -> None:
+    answer = render_fields(card(f'A <span style="{style}">x</span>'), {}).answer
+    assert "style" not in answer and "url" not in answer and ">x</span>" in answer
