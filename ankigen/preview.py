@@ -15,7 +15,7 @@ from pathlib import Path
 from ankigen.decks import cards
 from ankigen.fsutil import write_atomic
 from ankigen.model import DeckSpec, RenderedCard, Theme
-from ankigen.package import card_css
+from ankigen.package import FIELD_NAMES, card_css, note_fields
 
 _SECTION = re.compile(r"\{\{#(\w+)\}\}(.*?)\{\{/\1\}\}", re.DOTALL)
 _FIELD = re.compile(r"\{\{(\w+)\}\}")
@@ -34,15 +34,7 @@ def _theme(name: str) -> str:
 
 def card_sides(card: RenderedCard, spec: DeckSpec) -> tuple[str, str]:
     """A card's front and back HTML, as Anki shows them."""
-    fields = {
-        "Question": card.question,
-        "Answer": card.answer,
-        "Resources": card.resources,
-        "References": card.references,
-        "Book": html.escape(spec.book),
-        "Chapter": html.escape(spec.chapter),
-        "Source": html.escape(card.source),
-    }
+    fields = dict(zip(FIELD_NAMES, note_fields(card, spec), strict=True))
     front = fill(_theme("front.html"), fields)
     return front, fill(_theme("back.html"), {**fields, "FrontSide": front})
 
