@@ -80,18 +80,31 @@ def discover(paths: Sequence[Path]) -> list[Path]:
     return list(unique.values())
 
 
-def default_root(paths: Sequence[Path]) -> Path:
-    """The folder images may come from: the git work tree of the notes, else the current folder
-    when the notes are inside it, else the folder given (or the named file's folder)."""
-    first = paths[0].resolve()
-    start = first if first.is_dir() else first.parent
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    cwd = Path.cwd().resolve()
-    if all(p.resolve().is_relative_to(cwd) for p in paths):
-        return cwd
-    return start
+def _work_tree(folder: Path) -> Path | None:
+    """The git work tree holding ``folder`` (resolved), if any."""
+    return next((f for f in (folder, *folder.parents) if (f / ".git").exists()), None)
+
+
+class ImageRoots:
+    """Where each notes file's images may come from: ``--root`` when given; else the notes' git
+    work tree; else the path given that holds the file (a named file: its own folder). Never the
+    current folder, nor anything above what was given."""
+
+    def __init__(self, paths: Sequence[Path], root: Path | None = None) -> None:
+        self.explicit = root.resolve() if root is not None else None
+        self.folders = [p.resolve() for p in paths if p.is_dir()]
+        self.trees: dict[Path, Path | None] = {}
+
+    def __call__(self, path: Path) -> Path:
+        if self.explicit is not None:
+            return self.explicit
+        folder = path.resolve().parent
+        if folder not in self.trees:
+            self.trees[folder] = _work_tree(folder)
+        tree = self.trees[folder]
+        if tree is not None:
+            return tree
+        return next((given for given in self.folders if folder.is_relative_to(given)), folder)
 
 
 def _book(
@@ -145,13 +158,13 @@ def plan(
     Broken files are reported and left out; every good file still yields its decks.
     """
     files = discover(paths)
-    image_root = (root or default_root(paths)).resolve()
+    image_root = ImageRoots(paths, root)
     diagnostics: list[Diagnostic] = []
     specs: list[DeckSpec] = []
     titles: dict[str, str] = {}
     for path in files:
         shown = display_path(path)
-        book, found, rendered = _book(path, shown, image_root, cache_dir, options)
+        book, found, rendered = _book(path, shown, image_root(path), cache_dir, options)
         decks = list(rendered)
         diagnostics.extend(found)
         if book is None or not decks:
@@ -364,7 +377,7 @@ def build(
     check), one package per chapter, book or in all as ``options.split`` says. The output is the
     same whatever the number of jobs."""
     files = discover(paths)
-    image_root = (root or default_root(paths)).resolve()
+    image_root = ImageRoots(paths, root)
     previous = None
     created = out_dir is not None and not out_dir.exists()
     if out_dir is not None:
@@ -375,7 +388,7 @@ def build(
     work: list[_Job] = []
     next_id = _first_id(stamp)
     for path in files:
-        work.append(_Job(path, display_path(path), image_root, cache_dir, out_dir, stamp, next_id, known, options))
+        work.append(_Job(path, display_path(path), image_root(path), cache_dir, out_dir, stamp, next_id, known, options))
         next_id += _id_space(path)
 
     diagnostics: list[Diagnostic] = []

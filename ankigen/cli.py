@@ -89,7 +89,7 @@ Paths = Annotated[
 ]  # fmt: skip
 Root = Annotated[
     Path | None,
-    typer.Option(help="Folder images may come from. Default: the notes' git work tree, else the current folder."),
+    typer.Option(help="Folder images may come from. Default: the notes' git work tree, else the folder given."),
 ]
 Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel jobs. Default: the number of CPUs.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Render every card again; read and write no cache.")]

@@ -132,7 +132,7 @@ def test_images_never_come_from_above_the_notes_given(
     monkeypatch.chdir(tmp_path)  # the current folder holds the secret, two levels above the notes
     result = runner.invoke(app, ["build", named, "--out", "dist", "--no-cache"])
     assert result.exit_code == 0, result.output
-    assert "a/b/notes/book.md:7:1: warning AG109 image '../../secret.png' is outside the notes folder" in result.stderr
+    assert "a/b/notes/book.md:6:1: warning AG109 image '../../secret.png' is outside the notes folder" in result.stderr
     assert _media(tmp_path / "dist") == [b"\x89PNG inside"]
 
 
