@@ -388,7 +388,9 @@ def build(
     work: list[_Job] = []
     next_id = _first_id(stamp)
     for path in files:
-        work.append(_Job(path, display_path(path), image_root(path), cache_dir, out_dir, stamp, next_id, known, options))
+        work.append(
+            _Job(path, display_path(path), image_root(path), cache_dir, out_dir, stamp, next_id, known, options)
+        )
         next_id += _id_space(path)
 
     diagnostics: list[Diagnostic] = []

@@ -21,6 +21,7 @@ from ankigen import build as pipeline
 from ankigen import cache
 from ankigen.apkginfo import read_package
 from ankigen.cli import app
+from ankigen.model import Extracted
 from ankigen.preview import write_site
 
 from .conftest import REPO, TIMESTAMP, AnkiCollection
@@ -72,9 +73,7 @@ def test_titles_section_names_and_file_names_reach_every_field_as_text(
     notes.mkdir()
     # A file name may hold markup too: it reaches the Source field and the deck description.
     source = notes / "x<b onmouseover=alert(3)>y.md"
-    source.write_text(
-        f"# {HOSTILE_TITLE}\n\n## {HOSTILE_SECTION}\n\n" + CARD.format(q="Q?", a="A"), encoding="utf-8"
-    )
+    source.write_text(f"# {HOSTILE_TITLE}\n\n## {HOSTILE_SECTION}\n\n" + CARD.format(q="Q?", a="A"), encoding="utf-8")
     result = pipeline.build([notes], tmp_path / "dist", jobs=1, timestamp=TIMESTAMP)
     assert result.committed and [d.code for d in result.diagnostics] == []
     imported = anki_collection.import_packages(result.written)
@@ -239,7 +238,11 @@ def test_a_severity_changed_in_codes_py_is_never_served_from_the_cache(tmp_path:
 
     def check() -> str:
         done = subprocess.run(
-            [sys.executable, "-m", "ankigen", "check", str(notes)], env=env, capture_output=True, text=True, cwd=tmp_path
+            [sys.executable, "-m", "ankigen", "check", str(notes)],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
         )
         assert "Traceback" not in done.stderr, done.stderr
         return done.stdout
@@ -251,3 +254,22 @@ def test_a_severity_changed_in_codes_py_is_never_served_from_the_cache(tmp_path:
     assert changed != text
     codes.write_text(changed, encoding="utf-8")
     assert "error AG110" in check()
+
+
+def test_the_cache_gives_back_exactly_what_extraction_gave(tmp_path: Path) -> None:
+    from ankigen import extract as ex
+
+    from .conftest import CORPUS, SEED
+
+    sources = [SEED, REPO / "tests" / "data" / "showcase.md", *sorted((CORPUS / "resources").glob("*.md"))[:20]]
+    for path in sources:
+        shown = pipeline.display_path(path)
+        data = path.read_bytes()
+        fresh = ex.extract(ex.decode(data, shown), shown)
+
+        def miss(_: bytes) -> Extracted:
+            raise AssertionError("a miss")
+
+        assert cache.cached_extract(tmp_path, path, shown, data, lambda _, done=fresh: done) == fresh
+        assert cache.cached_extract(tmp_path, path, shown, data, miss) == fresh, shown
+    assert len(list(tmp_path.rglob("*.extract.json"))) == len(sources)
