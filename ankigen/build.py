@@ -23,6 +23,7 @@ from ankigen import extract as ex
 from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract
 from ankigen.decks import MediaResolver, display_path, empty_notice, render_book, slug
 from ankigen.errors import AnkigenError, UsageError
+from ankigen.fsutil import prepare_out_dir
 from ankigen.model import Book, DeckOptions, DeckSpec, Diagnostic, Severity, SourceLoc, Split
 
 
@@ -381,7 +382,7 @@ def build(
     previous = None
     created = out_dir is not None and not out_dir.exists()
     if out_dir is not None:
-        _prepare_out_dir(out_dir)
+        prepare_out_dir(out_dir)
         previous = manifest.read(out_dir)
     stamp = _stamp(timestamp, previous)
     known = {f.name: f.digest for f in previous.packages} if previous else {}
@@ -477,7 +478,7 @@ def _discard(staged: Sequence[Path | None]) -> None:
 
 def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> BuildResult:
     """Write planned decks, one package per chapter (for tests and tools that plan in-process)."""
-    _prepare_out_dir(out_dir)
+    prepare_out_dir(out_dir)
     previous = manifest.read(out_dir)
     stamp = _stamp(timestamp, previous)
     next_id = _first_id(stamp)
@@ -494,12 +495,3 @@ def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> Buil
 
 def _ordered(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=lambda d: (d.loc.path, d.loc.line, d.code))
-
-
-def _prepare_out_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
-    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK | os.X_OK):
-        raise UsageError(f"{out_dir}: the output folder is not writable")

@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from ankigen.decks import cards
-from ankigen.fsutil import write_atomic
+from ankigen.fsutil import prepare_out_dir, write_atomic
 from ankigen.model import DeckSpec, RenderedCard, Theme
 from ankigen.package import FIELD_NAMES, card_css, note_fields
 
@@ -121,7 +121,7 @@ def index_page(decks: Sequence[DeckSpec]) -> str:
 
 def write_site(decks: Sequence[DeckSpec], out_dir: Path, theme: Theme = Theme()) -> PreviewSite:
     """Write the preview site into ``out_dir`` (created when missing)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out_dir)
     write_atomic(out_dir / "card.css", card_css(theme).encode())
     write_atomic(out_dir / "preview.css", _theme("preview.css").encode())
     write_atomic(out_dir / "preview.js", _theme("preview.js").encode())

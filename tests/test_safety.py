@@ -273,3 +273,10 @@ def test_the_cache_gives_back_exactly_what_extraction_gave(tmp_path: Path) -> No
         assert cache.cached_extract(tmp_path, path, shown, data, lambda _, done=fresh: done) == fresh
         assert cache.cached_extract(tmp_path, path, shown, data, miss) == fresh, shown
     assert len(list(tmp_path.rglob("*.extract.json"))) == len(sources)
+
+
+def test_the_corpus_tests_fence_scanner_is_its_own() -> None:
+    """The test that checks every code block of the corpus must not trust ankigen's fence code."""
+    for module in ("test_anki_import.py", "rawcheck.py"):
+        imported = _imports(REPO / "tests" / module)
+        assert not {name for name in imported if name.startswith(("ankigen.fences", "ankigen.render"))}, module
