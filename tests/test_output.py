@@ -7,22 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from ankigen import config
-from ankigen.cli import app
 
 from .conftest import REPO, SEED
+from .test_bad_input import cli as run
 
-runner = CliRunner()
 CARD = "<details>\n<summary>{q}</summary>\n\n> A\n</details>\n"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.stdout + result.stderr
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _library(tmp_path: Path) -> Path:
