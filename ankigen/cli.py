@@ -158,7 +158,6 @@ def _settings(
     from ankigen import config
 
     found = config.load(config_file)
-    sources = list(paths or found.sources or [Path("seeds")])
     if not paths and not found.sources and not Path("seeds").exists():
         raise UsageError(
             f"no notes to read: pass a notes folder or file, as in `ankigen {command} NOTES_DIR` "
@@ -189,7 +188,7 @@ def _settings(
         split=split or found.split or defaults.split,
     )
     return _Settings(
-        sources=sources,
+        sources=list(paths or found.sources or [Path("seeds")]),
         out=out or found.out or Path("dist"),
         root=root or found.root,
         jobs=jobs or found.jobs,
