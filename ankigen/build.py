@@ -23,6 +23,7 @@ from ankigen import extract as ex
 from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract
 from ankigen.decks import MediaResolver, display_path, empty_notice, file_part, render_book
 from ankigen.errors import AnkigenError, InternalError, UsageError
+from ankigen.fsutil import prepare_out_dir
 from ankigen.library import Candidate, choose, content_digest, discover
 from ankigen.model import Book, DeckOptions, DeckSpec, Diagnostic, Severity, SourceLoc, Split
 
@@ -58,18 +59,31 @@ def build_timestamp() -> float:
     return float(value)
 
 
-def default_root(paths: Sequence[Path]) -> Path:
-    """The folder images may come from: the git work tree of the notes, else the current folder
-    when the notes are inside it, else the folder given (or the named file's folder)."""
-    first = paths[0].resolve()
-    start = first if first.is_dir() else first.parent
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    cwd = Path.cwd().resolve()
-    if all(p.resolve().is_relative_to(cwd) for p in paths):
-        return cwd
-    return start
+def _work_tree(folder: Path) -> Path | None:
+    """The git work tree holding ``folder`` (resolved), if any."""
+    return next((f for f in (folder, *folder.parents) if (f / ".git").exists()), None)
+
+
+class ImageRoots:
+    """Where each notes file's images may come from: ``--root`` when given; else the notes' git
+    work tree; else the path given that holds the file (a named file: its own folder). Never the
+    current folder, nor anything above what was given."""
+
+    def __init__(self, paths: Sequence[Path], root: Path | None = None) -> None:
+        self.explicit = root.resolve() if root is not None else None
+        self.folders = [p.resolve() for p in paths if p.is_dir()]
+        self.trees: dict[Path, Path | None] = {}
+
+    def __call__(self, path: Path) -> Path:
+        if self.explicit is not None:
+            return self.explicit
+        folder = path.resolve().parent
+        if folder not in self.trees:
+            self.trees[folder] = _work_tree(folder)
+        tree = self.trees[folder]
+        if tree is not None:
+            return tree
+        return next((given for given in self.folders if folder.is_relative_to(given)), folder)
 
 
 def _book(
@@ -123,11 +137,11 @@ def plan(
     a book, one file is taken (``library.choose``).
     """
     files = discover(paths, exclude)
-    image_root = (root or default_root(paths)).resolve()
+    image_root = ImageRoots(paths, root)
     read: list[tuple[Candidate | None, list[Diagnostic], list[DeckSpec]]] = []
     for path in files:
         shown = display_path(path)
-        book, found, rendered, digest = _book(path, shown, image_root, cache_dir, options)
+        book, found, rendered, digest = _book(path, shown, image_root(path), cache_dir, options)
         decks = list(rendered)
         candidate = Candidate(path, shown, book.title, book.card_count, digest) if book and decks else None
         read.append((candidate, found, decks))
@@ -208,14 +222,15 @@ class _Outcome:
 
 
 def _digest(decks: Sequence[DeckSpec], options: DeckOptions, stamp_part: str) -> str:
-    """What a package holds, so an unchanged one need not be written again."""
-    from ankigen.package import notetype_signature
+    """What a package holds (each note's fields exactly as packaged), so an unchanged one need not
+    be written again."""
+    from ankigen.package import note_fields, notetype_signature
 
     parts = [notetype_signature(options.theme), stamp_part]
     for spec in decks:
         parts += [spec.deck_name, spec.description, " ".join(spec.tags), spec.filename]
         for card in spec.cards:
-            parts += [card.guid, card.question, card.answer, card.resources, card.references, card.source]
+            parts += [card.guid, *note_fields(card, spec)]
         parts += [f"{m.name}\x1f{m.path}" for m in spec.media]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
 
@@ -369,18 +384,20 @@ def build(
     check), one package per chapter, book or in all as ``options.split`` says. The output is the
     same whatever the number of jobs."""
     files = discover(paths, exclude)
-    image_root = (root or default_root(paths)).resolve()
+    image_root = ImageRoots(paths, root)
     previous = None
     created = out_dir is not None and not out_dir.exists()
     if out_dir is not None:
-        _prepare_out_dir(out_dir)
+        prepare_out_dir(out_dir)
         previous = manifest.read(out_dir)
     stamp = _stamp(timestamp, previous)
     known = {f.name: f.digest for f in previous.packages} if previous else {}
     work: list[_Job] = []
     next_id = _first_id(stamp)
     for path in files:
-        work.append(_Job(path, display_path(path), image_root, cache_dir, out_dir, stamp, next_id, known, options))
+        work.append(
+            _Job(path, display_path(path), image_root(path), cache_dir, out_dir, stamp, next_id, known, options)
+        )
         next_id += _id_space(path)
 
     outcomes: list[_Outcome] = []
@@ -498,7 +515,7 @@ def _discard(staged: Sequence[Path | None]) -> None:
 
 def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> BuildResult:
     """Write planned decks, one package per chapter (for tests and tools that plan in-process)."""
-    _prepare_out_dir(out_dir)
+    prepare_out_dir(out_dir)
     previous = manifest.read(out_dir)
     stamp = _stamp(timestamp, previous)
     next_id = _first_id(stamp)
@@ -520,12 +537,3 @@ def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> Buil
 
 def _ordered(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:
     return sorted(diagnostics, key=lambda d: (d.loc.path, d.loc.line, d.code))
-
-
-def _prepare_out_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
-    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK | os.X_OK):
-        raise UsageError(f"{out_dir}: the output folder is not writable")

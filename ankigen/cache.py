@@ -1,26 +1,36 @@
 """The render cache: a card's HTML fields, keyed by everything that goes into them (its Markdown,
 its images' media names, and the versions of the renderer and its libraries). One file per notes
 file, written atomically; the folder is safe to delete at any time, and a stale entry is never
-served because any change to the inputs changes the key."""
+served because any change to the inputs changes the key.
+
+The files are JSON, checked field by field when read: whoever can write the cache folder can at
+worst make the next build slower (a file that is not exactly what we wrote is ignored), never run
+code in it."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
-import pickle
+import platform
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-from ankigen import __version__
+from ankigen import __version__, codes
 from ankigen.fsutil import write_atomic
-from ankigen.model import Card, Extracted, Fields
+from ankigen.model import Book, Card, Diagnostic, Extracted, Fields, ImageRef, Section, SourceLoc
 
-# The modules whose code decides what a card extracts and renders to: a change to any of them
-# (a new release, or a developer's edit) starts a fresh cache, so no stale entry is ever served.
-_SHAPING = ("extract", "fences", "htmltags", "model", "render", "sanitize")
-_LIBRARIES = ("markdown", "pygments", "pymdown-extensions", "nh3")
+# The modules whose code decides what a card extracts and renders to (and how it is stored): a
+# change to any of them (a new release, or a developer's edit) starts a fresh cache, so no stale
+# entry is ever served. A test follows their imports to keep this list whole.
+SHAPING = ("cache", "codes", "errors", "extract", "fences", "htmltags", "model", "render", "sanitize")
+# The libraries they use, and the ones those use to shape their output (the standard library's
+# share, html.parser included, goes with the Python version).
+LIBRARIES = ("beautifulsoup4", "soupsieve", "markdown", "pygments", "pymdown-extensions", "nh3")
 
 
 def default_dir() -> Path:
@@ -35,11 +45,11 @@ def default_dir() -> Path:
 @lru_cache(maxsize=1)
 def namespace() -> str:
     """Our code and the libraries' versions: a change to any of them starts a fresh cache."""
-    parts = [f"ankigen={__version__}"]
+    parts = [f"ankigen={__version__}", f"python={platform.python_version()}"]
     here = Path(__file__).parent
-    for module in _SHAPING:
+    for module in SHAPING:
         parts.append(hashlib.sha256(here.joinpath(f"{module}.py").read_bytes()).hexdigest())
-    for name in _LIBRARIES:
+    for name in LIBRARIES:
         try:
             parts.append(f"{name}={metadata.version(name)}")
         except metadata.PackageNotFoundError:
@@ -63,51 +73,193 @@ def _file_key(source: Path) -> str:
     return hashlib.sha256(str(source.resolve()).encode()).hexdigest()[:24]
 
 
+class _DamagedError(ValueError):
+    """A cache file that is not what this version writes: ignored, costing only speed."""
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def _write_json(path: Path, data: object) -> None:
+    """Store ``data``; a failure (a full disk, a read-only folder) only costs speed."""
+    try:
+        encoded = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, encoded)
+    except (OSError, ValueError):
+        return
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise _DamagedError
+    return value
+
+
+def _number(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _DamagedError
+    return value
+
+
+def _maybe(value: object, kind: Callable[[object], Any]) -> Any:
+    return None if value is None else kind(value)
+
+
+def _items(value: object, size: int | None = None) -> list[Any]:
+    if not isinstance(value, list) or (size is not None and len(value) != size):
+        raise _DamagedError
+    return value
+
+
+def _texts(value: object) -> tuple[str, ...]:
+    return tuple(_text(item) for item in _items(value))
+
+
+# Extracted <-> JSON. Every place in a file is in that file, so a place is stored as [line, col].
+
+
+def _place(loc: SourceLoc, shown: str) -> list[int]:
+    if loc.path != shown:
+        raise _DamagedError
+    return [loc.line, loc.col]
+
+
+def _loc(value: object, shown: str) -> SourceLoc:
+    line, col = _items(value, 2)
+    return SourceLoc(shown, _number(line), _number(col))
+
+
+def _image_data(ref: ImageRef, shown: str) -> list[Any]:
+    return [ref.src, *_place(ref.loc, shown)]
+
+
+def _image(value: object, shown: str) -> ImageRef:
+    src, line, col = _items(value, 3)
+    return ImageRef(_text(src), _loc([line, col], shown))
+
+
+def _card_data(card: Card, shown: str) -> list[Any]:
+    images = [_image_data(ref, shown) for ref in card.images]
+    return [card.question, card.answer, list(card.resources), list(card.references), images,
+            _place(card.loc, shown), card.explicit_id, card.key]  # fmt: skip
+
+
+def _card(value: object, shown: str) -> Card:
+    question, answer, resources, references, images, loc, explicit_id, key = _items(value, 8)
+    return Card(
+        question=_text(question),
+        answer=_text(answer),
+        resources=_texts(resources),
+        references=_texts(references),
+        images=tuple(_image(ref, shown) for ref in _items(images)),
+        loc=_loc(loc, shown),
+        explicit_id=_maybe(explicit_id, _text),
+        key=_text(key),
+    )
+
+
+def _section_data(section: Section, shown: str) -> list[Any]:
+    cards = [_card_data(card, shown) for card in section.cards]
+    return [section.name, section.number, section.total, section.status, _place(section.loc, shown), cards]
+
+
+def _section(value: object, shown: str) -> Section:
+    name, number, total, status, loc, cards = _items(value, 6)
+    return Section(
+        _text(name),
+        _maybe(number, _number),
+        _maybe(total, _number),
+        _maybe(status, _text),
+        _loc(loc, shown),
+        tuple(_card(card, shown) for card in _items(cards)),
+    )
+
+
+def _extracted_data(extracted: Extracted, shown: str) -> dict[str, Any]:
+    book = extracted.book
+    stored = None
+    if book is not None:
+        if str(book.path) != shown:
+            raise _DamagedError
+        cover = _image_data(book.cover, shown) if book.cover else None
+        stored = [book.title, cover, [_section_data(s, shown) for s in book.sections]]
+    found = [[d.code, *_place(d.loc, shown), d.message] for d in extracted.diagnostics]
+    return {"book": stored, "diagnostics": found}
+
+
+def _diagnostic(value: object, shown: str) -> Diagnostic:
+    """A stored finding; its severity is the registry's now, so a change to it is never stale."""
+    code, line, col, message = _items(value, 4)
+    if code not in codes.CODES:
+        raise _DamagedError
+    return codes.diagnostic(code, _loc([line, col], shown), _text(message))
+
+
+def _extracted(value: object, shown: str) -> Extracted:
+    if not isinstance(value, dict) or set(value) != {"book", "diagnostics"}:
+        raise _DamagedError
+    book = None
+    if value["book"] is not None:
+        title, cover, sections = _items(value["book"], 3)
+        book = Book(
+            _text(title),
+            Path(shown),
+            _maybe(cover, lambda c: _image(c, shown)),
+            tuple(_section(s, shown) for s in _items(sections)),
+        )
+    return Extracted(book, tuple(_diagnostic(d, shown) for d in _items(value["diagnostics"])))
+
+
 def cached_extract(
     folder: Path, source: Path, shown: str, data: bytes, extract: Callable[[bytes], Extracted]
 ) -> Extracted:
     """``extract(data)``, or what it gave last time for the same bytes under the same name."""
-    path = folder / namespace() / f"{_file_key(source)}.extract.pickle"
+    path = folder / namespace() / f"{_file_key(source)}.extract.json"
     key = hashlib.blake2b(data + b"\x00" + shown.encode(), digest_size=16).hexdigest()
-    try:
-        with path.open("rb") as handle:
-            stored_key, stored = pickle.load(handle)
-        if stored_key == key and isinstance(stored, Extracted):
-            return stored
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
-        pass
+    stored = _read_json(path)
+    if isinstance(stored, list) and len(stored) == 2 and stored[0] == key:
+        try:
+            return _extracted(stored[1], shown)
+        except _DamagedError:
+            pass
     result = extract(data)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, pickle.dumps((key, result), protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        pass
+    with contextlib.suppress(_DamagedError):  # a place outside the file: not cached
+        _write_json(path, [key, _extracted_data(result, shown)])
     return result
+
+
+def _fields(value: object) -> Fields:
+    question, answer, resources, references, unsafe = _items(value, 5)
+    if not isinstance(unsafe, bool):
+        raise _DamagedError
+    return Fields(_text(question), _text(answer), _text(resources), _text(references), unsafe)
 
 
 class RenderCache:
     """The cached fields of one notes file's cards; ``save()`` keeps only the entries used."""
 
     def __init__(self, folder: Path | None, source: Path) -> None:
-        self.path = folder / namespace() / f"{_file_key(source)}.pickle" if folder else None
+        self.path = folder / namespace() / f"{_file_key(source)}.json" if folder else None
         self.entries: dict[str, Fields] = {}
         self.used: dict[str, Fields] = {}
         self.misses = 0
-        if self.path is not None:
+        stored = _read_json(self.path) if self.path is not None else None
+        if isinstance(stored, dict):
             try:
-                with self.path.open("rb") as handle:
-                    loaded = pickle.load(handle)
-                if isinstance(loaded, dict):
-                    self.entries = loaded
-            except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError, TypeError):
+                self.entries = {_text(key): _fields(value) for key, value in stored.items()}
+            except _DamagedError:
                 self.entries = {}
 
     def get(self, key: str) -> Fields | None:
         found = self.entries.get(key)
-        if isinstance(found, Fields):
+        if found is not None:
             self.used[key] = found
-            return found
-        return None
+        return found
 
     def put(self, key: str, fields: Fields) -> None:
         self.misses += 1
@@ -117,8 +269,5 @@ class RenderCache:
         """Write the entries this build used, if anything changed; a failure only costs speed."""
         if self.path is None or (self.misses == 0 and len(self.used) == len(self.entries)):
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.path, pickle.dumps(self.used, protocol=pickle.HIGHEST_PROTOCOL))
-        except OSError:
-            return
+        stored = {key: [f.question, f.answer, f.resources, f.references, f.unsafe] for key, f in self.used.items()}
+        _write_json(self.path, stored)

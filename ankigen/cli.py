@@ -51,11 +51,19 @@ def _consoles() -> tuple[Console, Console]:
     return Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _print_diagnostics(err: Console, diagnostics: tuple[Diagnostic, ...], *, quiet: bool) -> None:
+def _print_diagnostics(console: Console, diagnostics: tuple[Diagnostic, ...], *, verbose: bool) -> None:
+    """Errors and warnings; notices (a file with no cards, empty chapters) only with ``-v``: in
+    a large library they are many, and nothing is wrong."""
     for diagnostic in diagnostics:
-        if quiet and diagnostic.severity is Severity.NOTICE:
-            continue
-        err.print(str(diagnostic), style=_STYLES[diagnostic.severity], markup=False)
+        if verbose or diagnostic.severity is not Severity.NOTICE:
+            console.print(str(diagnostic), style=_STYLES[diagnostic.severity], markup=False)
+
+
+def _notices(count: int, *, verbose: bool) -> list[str]:
+    """The summary's count of notices, saying how to see them when they were not shown."""
+    if not count:
+        return []
+    return [_plural(count, "notice") + ("" if verbose else " (-v to show)")]
 
 
 def _fail(err: Console, error: AnkigenError) -> NoReturn:
@@ -97,7 +105,7 @@ Exclude = Annotated[
 ]  # fmt: skip
 Root = Annotated[
     Path | None,
-    typer.Option(help="Folder images may come from. Default: the notes' git work tree, else the current folder."),
+    typer.Option(help="Folder images may come from. Default: the notes' git work tree, else the folder given."),
 ]
 Jobs = Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel jobs. Default: the number of CPUs.")]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Render every card again; read and write no cache.")]
@@ -118,8 +126,11 @@ DeckName = Annotated[
 Tags = Annotated[list[str] | None, typer.Option("--tag", help="An extra tag on every note (repeatable).")]
 LightTheme = Annotated[str | None, typer.Option(help="Pygments style of code in light mode (default: default).")]
 DarkTheme = Annotated[str | None, typer.Option(help="Pygments style of code in night mode (default: github-dark).")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only warnings, errors and the summary.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print every package written.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors, warnings and the summary.")]
+Verbose = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Also print notices (files with no cards, empty chapters), packages written."),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +152,7 @@ class _Settings:
 def _settings(
     paths: list[Path] | None,
     *,
+    command: str,
     config_file: Path | None = None,
     exclude: list[str] | None = None,
     out: Path | None = None,
@@ -158,6 +170,11 @@ def _settings(
     from ankigen import config
 
     found = config.load(config_file)
+    if not paths and not found.sources and not Path("seeds").exists():
+        raise UsageError(
+            f"no notes to read: pass a notes folder or file, as in `ankigen {command} NOTES_DIR` "
+            f"(or set `sources` in {config.FILE_NAME})"
+        )
     if deck_name is not None:
         config.check_deck_name(deck_name, "--deck-name")
     for flag, style in (("--light-theme", light_theme), ("--dark-theme", dark_theme)):
@@ -245,9 +262,13 @@ def _run_build(settings: _Settings, err: Console, *, quiet: bool) -> BuildResult
         )
 
 
+# Over this many packages, the summary says how to import them all at once.
+MANY_PACKAGES = 20
+
+
 def _report_build(result: BuildResult, out: Path, stdout: Console, err: Console, *, quiet: bool, verbose: bool) -> int:
     """Print what a build found and did; return its exit code."""
-    _print_diagnostics(err, result.diagnostics, quiet=quiet)
+    _print_diagnostics(err, result.diagnostics, verbose=verbose)
     errors, warnings = result.count(Severity.ERROR), result.count(Severity.WARNING)
     if not result.committed:
         err.print(f"--strict: {_plural(warnings, 'warning')}; nothing written", style="bold red")
@@ -255,7 +276,7 @@ def _report_build(result: BuildResult, out: Path, stdout: Console, err: Console,
     if verbose:
         for path in result.written:
             err.print(f"wrote {path}", style="dim", markup=False)
-    for stale in result.removed:
+    for stale in () if quiet else result.removed:
         err.print(f"removed {stale}: the notes no longer make this package", style="dim", markup=False)
     if result.gone:
         err.print(
@@ -272,7 +293,14 @@ def _report_build(result: BuildResult, out: Path, stdout: Console, err: Console,
         f"{_plural(result.cards, 'card')}) from {_plural(result.books, 'book')} to {out}/"
     )
     problems = [_plural(n, k) for n, k in ((errors, "error"), (warnings, "warning")) if n]
+    problems += _notices(result.count(Severity.NOTICE), verbose=verbose)
     stdout.print(summary + (f"; {', '.join(problems)}" if problems else ""), markup=False)
+    if len(result.written) > MANY_PACKAGES:
+        stdout.print(
+            "Anki imports one package at a time: `ankigen sync` puts every deck into your collection at once, "
+            f"or `ankigen build --split all` writes them all into one package, {out}/decks.apkg.",
+            markup=False,
+        )
     return 1 if errors else 0
 
 
@@ -304,7 +332,8 @@ def build(
     stdout, err = _consoles()
     try:
         settings = _settings(
-            paths, config_file=config_file, exclude=exclude, out=out, root=root, jobs=jobs, strict=strict,
+            paths, command="build", config_file=config_file, exclude=exclude, out=out, root=root, jobs=jobs,
+            strict=strict,
             no_cache=no_cache, cache_dir=cache_dir, split=split, deck_name=deck_name, tags=tag, light_theme=light_theme,
             dark_theme=dark_theme,
         )  # fmt: skip
@@ -356,6 +385,7 @@ def preview(
     config_file: ConfigFile = None,
     exclude: Exclude = None,
     quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Write a static HTML preview of the cards (open OUT/index.html; no server needed)."""
     from ankigen import build as pipeline
@@ -364,8 +394,8 @@ def preview(
     stdout, err = _consoles()
     try:
         settings = _settings(
-            paths, config_file=config_file, exclude=exclude, root=root, no_cache=no_cache, cache_dir=cache_dir,
-            deck_name=deck_name, light_theme=light_theme, dark_theme=dark_theme,
+            paths, command="preview", config_file=config_file, exclude=exclude, root=root, no_cache=no_cache,
+            cache_dir=cache_dir, deck_name=deck_name, light_theme=light_theme, dark_theme=dark_theme,
         )  # fmt: skip
         planned = pipeline.plan(
             settings.sources, root=settings.root, cache_dir=settings.cache_dir, options=settings.options,
@@ -376,7 +406,7 @@ def preview(
         _fail(err, exc)
     except OSError as exc:
         _fail(err, AnkigenError(f"{exc.filename or out}: {exc.strerror or exc}"))
-    _print_diagnostics(err, planned.diagnostics, quiet=quiet)
+    _print_diagnostics(err, planned.diagnostics, verbose=verbose)
     stdout.print(
         f"Wrote a preview of {_plural(len(site.pages), 'deck')} ({_plural(planned.cards, 'card')}): {site.index}",
         markup=False,
@@ -484,8 +514,9 @@ def sync(
     try:
         syncing.require_anki()
         settings = _settings(
-            paths, config_file=config_file, exclude=exclude, root=root, strict=strict, no_cache=no_cache,
-            cache_dir=cache_dir, deck_name=deck_name, tags=tag, light_theme=light_theme, dark_theme=dark_theme,
+            paths, command="sync", config_file=config_file, exclude=exclude, root=root, strict=strict,
+            no_cache=no_cache, cache_dir=cache_dir, deck_name=deck_name, tags=tag, light_theme=light_theme,
+            dark_theme=dark_theme,
         )  # fmt: skip
         if collection is not None or profile is not None:
             target = syncing.find_collection(collection, profile)
@@ -495,7 +526,7 @@ def sync(
             settings.sources, root=settings.root, cache_dir=settings.cache_dir, options=settings.options,
             exclude=settings.exclude,
         )  # fmt: skip
-        _print_diagnostics(err, planned.diagnostics, quiet=quiet)
+        _print_diagnostics(err, planned.diagnostics, verbose=verbose)
         warnings = planned.count(Severity.WARNING)
         if settings.strict and warnings:
             err.print(f"--strict: {_plural(warnings, 'warning')}; nothing synced", style="bold red")
@@ -566,6 +597,8 @@ def check(
     explain: Annotated[
         str | None, typer.Option("--explain", metavar="CODE", help="Explain a code (AG101…) and exit.")
     ] = None,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
 ) -> None:
     """Check notes without writing anything: every problem as file:line:col: severity code message."""
     if explain:
@@ -575,7 +608,8 @@ def check(
     stdout, err = _consoles()
     try:
         settings = _settings(
-            paths, config_file=config_file, exclude=exclude, root=root, jobs=jobs, strict=strict, no_cache=no_cache,
+            paths, command="check", config_file=config_file, exclude=exclude, root=root, jobs=jobs, strict=strict,
+            no_cache=no_cache,
             cache_dir=cache_dir,
         )  # fmt: skip
         planned = pipeline.build(
@@ -585,6 +619,7 @@ def check(
     except AnkigenError as exc:
         _fail(err, exc)
     errors, warnings = planned.count(Severity.ERROR), planned.count(Severity.WARNING)
+    notices = _notices(planned.count(Severity.NOTICE), verbose=verbose)
     if output_format is Format.json:
         found = [
             {
@@ -602,10 +637,9 @@ def check(
     elif output_format is Format.github:
         for diagnostic in planned.diagnostics:
             print(_github_line(diagnostic))
-    else:
-        for diagnostic in planned.diagnostics:
-            stdout.print(str(diagnostic), style=_STYLES[diagnostic.severity], markup=False)
-        problems = f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
+    else:  # -q has nothing more to leave out here than build's default does
+        _print_diagnostics(stdout, planned.diagnostics, verbose=verbose)
+        problems = ", ".join([_plural(errors, "error"), _plural(warnings, "warning"), *notices])
         stdout.print(f"Checked {_plural(planned.files, 'file')}, {_plural(planned.cards, 'card')}: {problems}")
     if errors or (settings.strict and warnings):
         raise typer.Exit(1)
@@ -624,11 +658,11 @@ def list_books(
 
     stdout, err = _consoles()
     try:
-        settings = _settings(paths, config_file=config_file, exclude=exclude, no_cache=True)
+        settings = _settings(paths, command="list", config_file=config_file, exclude=exclude, no_cache=True)
         taken, diagnostics = pipeline.catalog(settings.sources, settings.exclude)
     except AnkigenError as exc:
         _fail(err, exc)
-    _print_diagnostics(err, diagnostics, quiet=False)
+    _print_diagnostics(err, diagnostics, verbose=False)
     books = []
     for shown, book in taken:
         chapters = [

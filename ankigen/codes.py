@@ -100,7 +100,9 @@ _ALL = (
         Severity.WARNING,
         "an image outside the notes folder (`--root`): never packaged",
         "An image path that leaves the notes' folder (`../../etc/passwd`, `/etc/hostname`, a symlink "
-        "pointing out) is refused, so notes from others cannot pull your files into a deck.",
+        "pointing out) is refused, so notes from others cannot pull your files into a deck. The notes' "
+        "folder is their git work tree, else the folder named on the command line (a named file's own "
+        "folder); `--root DIR` names another.",
     ),
     Code(
         "AG110",

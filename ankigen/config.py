@@ -92,6 +92,8 @@ def parse(origin: Path, data: Mapping[str, Any]) -> Config:
     """Check every key and value; paths become relative to the file's folder."""
     where = f"{origin}: [tool.ankigen]" if origin.name == "pyproject.toml" else str(origin)
     unknown = sorted(set(data) - set(_KEYS))
+    if unknown == ["tool"] and origin.name != "pyproject.toml":
+        raise UsageError(f"{where}: write the keys without the [tool.ankigen] line (that line is for pyproject.toml)")
     if unknown:
         raise UsageError(f"{where}: unknown key {unknown[0]!r} (known keys: {', '.join(_KEYS)})")
     base = origin.parent

@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from ankigen.errors import UsageError
+
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one step (``os.replace``); no temporary file is left behind."""
@@ -18,3 +20,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def prepare_out_dir(out_dir: Path) -> None:
+    """Create an output folder (and its parents) or say in one line why it cannot be written."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{out_dir}: cannot create the output folder: {exc.strerror or exc}") from None
+    if not out_dir.is_dir() or not os.access(out_dir, os.W_OK | os.X_OK):
+        raise UsageError(f"{out_dir}: the output folder is not writable")

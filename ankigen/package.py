@@ -8,6 +8,7 @@ users' notes. Change the CSS and the templates' HTML freely; never the id, names
 from __future__ import annotations
 
 import hashlib
+import html
 import itertools
 import json
 import os
@@ -23,7 +24,7 @@ from pathlib import Path
 import genanki
 from pygments.formatters import HtmlFormatter
 
-from ankigen.model import DeckSpec, Theme
+from ankigen.model import DeckSpec, RenderedCard, Theme
 
 MODEL_ID = 1894536271
 MODEL_NAME = "ankigen"
@@ -91,6 +92,14 @@ def notetype(theme: Theme = DEFAULT_THEME) -> genanki.Model:
     )
 
 
+def note_fields(card: RenderedCard, spec: DeckSpec) -> tuple[str, ...]:
+    """A note's fields, in ``FIELD_NAMES`` order: every one is HTML to Anki. The card's own fields
+    come sanitized; the book, chapter and source are text, escaped here (a title may show ``<img>``
+    as text; it must never become one)."""
+    text = (spec.book, spec.chapter, card.source)
+    return (card.question, card.answer, card.resources, card.references, *(html.escape(t, quote=False) for t in text))
+
+
 class _Note(genanki.Note):  # type: ignore[misc]
     """genanki's Note without its HTML-tag regex check (our fields are generated HTML)."""
 
@@ -132,15 +141,7 @@ def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator
             for spec in decks:
                 deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
                 for card in spec.cards:
-                    fields = [
-                        card.question,
-                        card.answer,
-                        card.resources,
-                        card.references,
-                        spec.book,
-                        spec.chapter,
-                        card.source,
-                    ]
+                    fields = list(note_fields(card, spec))
                     deck.add_note(_Note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
                 deck.write_to_db(cursor, timestamp, ids)
             conn.commit()

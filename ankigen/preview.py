@@ -13,9 +13,9 @@ from importlib import resources
 from pathlib import Path
 
 from ankigen.decks import cards
-from ankigen.fsutil import write_atomic
+from ankigen.fsutil import prepare_out_dir, write_atomic
 from ankigen.model import DeckSpec, RenderedCard, Theme
-from ankigen.package import card_css
+from ankigen.package import FIELD_NAMES, card_css, note_fields
 from ankigen.sanitize import sanitize_mathml
 
 # Math as the renderer writes it for MathJax: ``\(…\)`` in a span, ``\[…\]`` in a div.
@@ -58,15 +58,8 @@ def _theme(name: str) -> str:
 
 def card_sides(card: RenderedCard, spec: DeckSpec) -> tuple[str, str]:
     """A card's front and back HTML, as Anki shows them."""
-    fields = {
-        "Question": mathml(card.question),
-        "Answer": mathml(card.answer),
-        "Resources": card.resources,
-        "References": card.references,
-        "Book": html.escape(spec.book),
-        "Chapter": html.escape(spec.chapter),
-        "Source": html.escape(card.source),
-    }
+    fields = dict(zip(FIELD_NAMES, note_fields(card, spec), strict=True))
+    fields["Question"], fields["Answer"] = mathml(fields["Question"]), mathml(fields["Answer"])
     front = fill(_theme("front.html"), fields)
     return front, fill(_theme("back.html"), {**fields, "FrontSide": front})
 
@@ -153,7 +146,7 @@ def index_page(decks: Sequence[DeckSpec]) -> str:
 
 def write_site(decks: Sequence[DeckSpec], out_dir: Path, theme: Theme = Theme()) -> PreviewSite:
     """Write the preview site into ``out_dir`` (created when missing)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(out_dir)
     write_atomic(out_dir / "card.css", card_css(theme).encode())
     write_atomic(out_dir / "preview.css", _theme("preview.css").encode())
     write_atomic(out_dir / "preview.js", _theme("preview.js").encode())

@@ -1,4 +1,6 @@
-"""A check, independent of the renderer, for Markdown syntax left raw in rendered HTML."""
+"""Checks independent of ankigen's own code: Markdown syntax left raw in rendered HTML, and the
+code blocks a card's Markdown holds (a fence scanner of its own, written from CommonMark's rules,
+so a bug in ankigen's fence code cannot hide in the test that checks it)."""
 
 from __future__ import annotations
 
@@ -47,3 +49,42 @@ def pre_texts(fragment: str) -> list[str]:
     """The text of every <pre>, as a browser shows it."""
     bodies = re.findall(r"<pre\b[^>]*>(.*?)</pre>", fragment, re.S)
     return [html.unescape(re.sub(r"<[^>]+>", "", body)) for body in bodies]
+
+
+def _opening(line: str) -> tuple[str, int, int, str] | None:
+    """A fence line's character, length, indentation and language; None for any other line."""
+    stripped = line.lstrip(" \t")
+    for char in "`~":
+        length = len(stripped) - len(stripped.lstrip(char))
+        if length >= 3:
+            info = stripped[length:].strip()
+            if char == "`" and "`" in info:  # CommonMark: no backtick in a backtick fence's info
+                return None
+            return char, length, len(line) - len(stripped), (info.split()[0].lower() if info else "")
+    return None
+
+
+def fence_bodies(markdown: str) -> list[str]:
+    """The body of every fenced code block (math blocks and empty ones left out), as written, less the fence's
+    indentation; a fence never closed runs to the end."""
+    bodies: list[str] = []
+    lines = markdown.split("\n")
+    index = 0
+    while index < len(lines):
+        opening = _opening(lines[index])
+        index += 1
+        if opening is None:
+            continue
+        char, length, indent, lang = opening
+        body = []
+        while index < len(lines):
+            closer = lines[index].strip()
+            if len(closer) >= length and closer == char * len(closer):
+                break
+            line = lines[index]
+            body.append(line[min(indent, len(line) - len(line.lstrip())) :])
+            index += 1
+        index += 1
+        if lang != "math" and "".join(body).strip():  # empty placeholders show nothing on a card
+            bodies.append("\n".join(body) + "\n")
+    return bodies

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from ankigen import build as pipeline
 from ankigen.extract import read_notes
-from ankigen.fences import fence_open
 
 from .conftest import SEEDS, TIMESTAMP, AnkiCollection, corpus_or_skip
-from .rawcheck import pre_texts, raw_markdown
+from .rawcheck import fence_bodies, pre_texts, raw_markdown
 
 
 def test_seed_imports_into_anki(tmp_path: Path, anki_collection: AnkiCollection) -> None:
@@ -55,28 +54,6 @@ def test_seed_imports_into_anki(tmp_path: Path, anki_collection: AnkiCollection)
             assert raw_markdown(side) == [], (rendered.note()["Source"], raw_markdown(side))
 
 
-def _fence_bodies(markdown: str) -> list[str]:
-    """Code fence bodies of a card's answer Markdown (math fences and empty placeholders left out),
-    scanned independently."""
-    bodies: list[str] = []
-    lines = markdown.split("\n")
-    index = 0
-    while index < len(lines):
-        fence = fence_open(lines[index])
-        index += 1
-        if fence is None:
-            continue
-        body = []
-        while index < len(lines) and not fence.closed_by(lines[index]):
-            line = lines[index]
-            body.append(line[min(fence.indent, len(line) - len(line.lstrip())) :])
-            index += 1
-        index += 1
-        if fence.lang != "math" and "".join(body).strip():
-            bodies.append("\n".join(body) + "\n")
-    return bodies
-
-
 def test_whole_corpus_imports_with_every_card_and_nothing_raw(tmp_path: Path, anki_collection: AnkiCollection) -> None:
     corpus = corpus_or_skip()
     sources = sorted((corpus / "resources").glob("*.md"))
@@ -112,7 +89,7 @@ def test_whole_corpus_imports_with_every_card_and_nothing_raw(tmp_path: Path, an
     for note_id in col.find_notes(""):  # type: ignore[attr-defined]
         note = col.get_note(note_id)  # type: ignore[attr-defined]
         source = cards_by_source[note["Source"]]
-        expected = _fence_bodies(source.answer)
+        expected = fence_bodies(source.answer)
         # Pygments ends every block with one newline, an empty one too.
         assert [t.rstrip("\n") for t in pre_texts(note["Answer"])] == [t.rstrip("\n") for t in expected], note["Source"]
         checked_blocks += len(expected)

@@ -56,7 +56,7 @@ def notes_dir(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
 def test_check_seed_text_and_exit_codes() -> None:
     code, out, _ = cli("check", str(SEED))
     assert code == 0
-    assert out.splitlines()[-1] == "Checked 1 file, 9 cards: 0 errors, 1 warning"
+    assert out.splitlines()[-1] == "Checked 1 file, 9 cards: 0 errors, 1 warning, 1 notice (-v to show)"
     assert re.search(r"learning-ebpf\.md:2:1: warning AG108 image 'covers/9781098135126\.jpg' not found", out)
     assert cli("check", str(SEED), "--strict")[0] == 1
 
@@ -235,7 +235,9 @@ def test_file_with_no_cards_is_named_and_others_build(tmp_path: Path) -> None:
     folder = notes_dir(
         tmp_path, {"empty.md": "# Empty\n## Chapter 1/2\n", "good.md": "# Good\n" + CARD.format(q="Q?", a="> A")}
     )
-    code, _, err = cli("build", str(folder), "--out", str(tmp_path / "dist"))
+    code, out, err = cli("build", str(folder), "--out", str(tmp_path / "dist"))
+    assert code == 0 and "AG111" not in err and out.rstrip().endswith("; 1 notice (-v to show)")
+    code, _, err = cli("build", str(folder), "--out", str(tmp_path / "dist"), "-v")
     assert code == 0
     assert f"{folder / 'empty.md'}:1:1: notice AG111 no cards (<details> blocks) in this file" in err
 

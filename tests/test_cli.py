@@ -34,7 +34,7 @@ def test_version() -> None:
 def test_build_seed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     out_dir = tmp_path / "new" / "dist"  # a missing output folder is created
-    code, out, err = run("build", "--out", str(out_dir))
+    code, out, err = run("build", "--out", str(out_dir), "-v")
     assert code == 0, err
     assert sorted(p.name for p in out_dir.glob("*.apkg")) == [
         "learning-ebpf-chapter-01.apkg",

@@ -265,7 +265,7 @@ def test_every_build_flag_reaches_the_decks(tmp_path: Path) -> None:
         "--cache-dir", str(cache), "--config", str(config), "--root", str(REPO),
     )  # fmt: skip
     assert code == 0, err
-    assert list(cache.rglob("*.pickle")), "the render cache went to --cache-dir"
+    assert list(cache.rglob("*.json")), "the render cache went to --cache-dir"
     code, out, _ = cli("inspect", str(tmp_path / "d" / "learning-ebpf-chapter-01.apkg"), "--json")
     data = json.loads(out)
     assert [d["name"] for d in data["decks"]] == ["Kernel::Learning eBPF::Chapter 01"]
