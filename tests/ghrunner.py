@@ -215,6 +215,7 @@ def main(argv: list[str]) -> int:
     for step in result.steps:
         state = f"exit {step.returncode}" if step.ran else "skipped"
         print(f"--- {step.name}: {state}\n{step.stdout[-4000:]}{step.stderr[-4000:]}", flush=True)
+    print(f"--- job summary\n{result.summary}")
     return 1 if result.failed else 0
 
 

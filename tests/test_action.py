@@ -78,6 +78,11 @@ def notes_repository(root: Path, extra: dict[str, str]) -> Path:
     (notes / "good.md").write_text(GOOD, encoding="utf-8")
     for name, text in extra.items():
         (notes / name).write_text(text, encoding="utf-8")
+    return commit(root)
+
+
+def commit(root: Path) -> Path:
+    """``root`` as a git repository with one commit, made at COMMITTED."""
     date = f"@{COMMITTED} +0000"
     env = {"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, "HOME": str(root), "PATH": "/usr/bin:/bin"}
     for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=L", "-c", "user.email=l@x", "commit", "-qm", "n"]):
@@ -233,3 +238,38 @@ def test_a_missing_notes_folder_stops_the_job_with_ankigen_s_message(tmp_path: P
     assert build.returncode == 2
     assert "no-such-folder" in build.stderr and "Traceback" not in build.stderr
     assert not result.step(FAIL).ran
+
+
+def messy_library(root: Path) -> Path:
+    """A real learner's library: 100 books in five folders, each folder with an index page without
+    cards; 55 books with a stray </details> (warnings), an empty chapter in each, a second copy of
+    one book (an error: the same title twice) and a file that is not text (an error)."""
+    card = "<details>\n<summary>{}</summary>\n\n> The answer to {}\n</details>\n\n"
+    for i in range(100):
+        folder = root / "notes" / f"part-{i % 5}"
+        folder.mkdir(parents=True, exist_ok=True)
+        first = card.format(f"First of {i}?", i) + card.format(f"Second of {i}?", i)
+        stray = "</details>\n" if i < 55 else ""
+        text = f"# Book {i:03}\n\n## Chapter 1/3\n\n{first}{stray}## Chapter 2/3\n\n"
+        (folder / f"book-{i:03}.md").write_text(text + card.format(f"Third of {i}?", i) + "## Chapter 3/3\n")
+        (folder / "README.md").write_text(f"# Part {i % 5}\n\nThe books of this part.\n", encoding="utf-8")
+    (root / "notes" / "copy").mkdir()
+    (root / "notes" / "copy" / "book-000.md").write_bytes((root / "notes" / "part-0" / "book-000.md").read_bytes())
+    (root / "notes" / "broken.md").write_bytes(b"\x00\x01 not text \xff")
+    return commit(root)
+
+
+def test_a_large_messy_library_is_summarised_and_its_good_decks_uploaded(tmp_path: Path) -> None:
+    repo = messy_library(tmp_path / "repo")
+    result, runner = run_action(repo, tmp_path / "temp")
+    assert all(s.returncode == 0 for s in result.steps if s.name != FAIL)
+    assert result.step(FAIL).returncode == 1
+    # 100 distinct books (the copy's title is taken once), each 2 chapters with cards, 3 cards; the
+    # copy of book 000 has its stray </details> too: 56 warnings, 58 problems.
+    assert "| 100 | 200 | 300 | 2 | 56 |" in result.summary
+    assert len(uploaded(runner, "Upload the decks")) == 200
+    (phone,) = uploaded(runner, "Upload the package for phones")
+    assert len(read_package(phone).notes) == 300
+    listed = [line for line in result.summary.splitlines() if line.startswith("- `notes/")]
+    assert len(listed) == 50 and "and 8 more (see the annotations)" in result.summary
+    assert any("AG001" in line and "notes/broken.md" in line for line in listed)

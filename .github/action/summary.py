@@ -1,8 +1,9 @@
 """The action's job summary: books, chapters, cards and problems, as Markdown on stdout, and the
 problem counts as step outputs (``errors``, ``warnings``) for the step that decides the job.
 
-Reads only ankigen's machine-readable output (``check --format json`` and ``list --json``, saved
-in REPORT by the build step), so the CLI's wording can change freely.
+Reads only ankigen's machine-readable output, saved in REPORT by the build step, so the CLI's
+wording can change freely: ``check --format json`` (books, cards, problems) and ``inspect --json``
+of the phone package (every chapter deck that was built; absent when nothing was).
 
 Usage: summary.py REPORT OUT ARTIFACT
 """
@@ -27,9 +28,9 @@ def _load(path: Path) -> dict[str, Any]:
 def summary(report: Path, out: Path, artifact: str) -> tuple[str, int, int]:
     """The Markdown summary, and the numbers of errors and warnings."""
     checked = _load(report / "check.json")
-    books = _load(report / "list.json")["books"]
     counts = checked["summary"]
-    chapters = sum(1 for book in books for chapter in book["chapters"] if chapter["cards"])
+    phone = report / "phone.json"
+    chapters = sum(1 for deck in _load(phone)["decks"] if deck["cards"]) if phone.exists() else 0
     errors, warnings = int(counts["errors"]), int(counts["warnings"])
     packages = sorted(p.name for p in out.glob("*.apkg"))
     lines = [
