@@ -103,7 +103,10 @@ class Runner:
         self.actions = dict(actions or {})
         self.count = 0
         self.outputs: dict[str, dict[str, str]] = {}
-        self.files = Path(tempfile.mkdtemp(prefix="ghrunner-"))
+        # The runner's own files (step scripts, GITHUB_OUTPUT, …), under runner.temp as on a runner.
+        if "temp" in self.runner:
+            Path(self.runner["temp"]).mkdir(parents=True, exist_ok=True)
+        self.files = Path(tempfile.mkdtemp(prefix="ghrunner-", dir=self.runner.get("temp")))
         self.summary = self.files / "step-summary.md"
         self.summary.touch()
 
@@ -200,7 +203,6 @@ def main(argv: list[str]) -> int:
     workflow, job, workspace = Path(argv[0]), argv[1], Path(argv[2]).resolve()
     sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workspace, capture_output=True, text=True, check=True)
     temp = os.environ.get("RUNNER_TEMP") or tempfile.mkdtemp(prefix="runner-temp-")
-    Path(temp).mkdir(parents=True, exist_ok=True)
     # The environment a runner gives: none of this machine's virtualenv or ankigen settings.
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env = {k: v for k, v in env.items() if not k.startswith("ANKIGEN_")}

@@ -232,12 +232,24 @@ def test_a_bad_fail_on_stops_the_job_with_one_clear_line(tmp_path: Path) -> None
 
 
 def test_a_missing_notes_folder_stops_the_job_with_ankigen_s_message(tmp_path: Path) -> None:
+    """Also: an input is data, never shell code, even when it looks like some."""
     repo = notes_repository(tmp_path / "repo", {})
-    result, _ = run_action(repo, tmp_path / "temp", paths="no-such-folder")
+    result, _ = run_action(repo, tmp_path / "temp", paths="no-such-folder\n$(touch injected)")
     build = result.step("Check and build the decks")
     assert build.returncode == 2
     assert "no-such-folder" in build.stderr and "Traceback" not in build.stderr
     assert not result.step(FAIL).ran
+    assert not (repo / "injected").exists()
+
+
+def test_without_paths_the_configuration_s_sources_are_built(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    (root / "notes").mkdir(parents=True)
+    (root / "notes" / "good.md").write_text(GOOD, encoding="utf-8")
+    (root / "ankigen.toml").write_text('sources = ["notes"]\n', encoding="utf-8")
+    result, runner = run_action(commit(root), tmp_path / "temp", paths="")
+    assert not result.failed, [(s.name, s.stdout, s.stderr) for s in result.steps]
+    assert len(uploaded(runner, "Upload the decks", paths="")) == 2
 
 
 def messy_library(root: Path) -> Path:
