@@ -285,3 +285,18 @@ def test_a_large_messy_library_is_summarised_and_its_good_decks_uploaded(tmp_pat
     listed = [line for line in result.summary.splitlines() if line.startswith("- `notes/")]
     assert len(listed) == 50 and "and 8 more (see the annotations)" in result.summary
     assert any("AG001" in line and "notes/broken.md" in line for line in listed)
+
+
+def test_paths_are_one_a_line_and_may_hold_spaces(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    for folder, text in (("My notes", GOOD), ("more", WARNED)):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "book.md").write_text(text, encoding="utf-8")
+    paths = "  My notes  \n\nmore\n"
+    result, runner = run_action(commit(root), tmp_path / "temp", paths=paths)
+    assert not result.failed, [(s.name, s.stdout, s.stderr) for s in result.steps]
+    assert [p.name for p in uploaded(runner, "Upload the decks", paths=paths)] == [
+        "good-book-chapter-01.apkg",
+        "good-book-chapter-02.apkg",
+        "warned-chapter-01.apkg",
+    ]
