@@ -3,8 +3,10 @@ over the CPUs. The one place that sequences the stages and gathers their diagnos
 calls ``build()`` (or ``plan()``) and prints what comes back.
 
 Packages are staged as temporary files by the jobs and renamed into place only once every job is
-done (and, with ``--strict``, only if nothing was found): a failed or killed build never leaves a
-half-written ``.apkg``, nor damages the decks of the previous build.
+done (and, with ``--strict``, only if nothing was found): a failed, interrupted or killed build never
+leaves a half-written ``.apkg``, nor damages the decks of the previous build. One build at a time
+writes into an output folder (a lock file in it), and the clean-up after a build touches only the
+books it read.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
-from ankigen import codes, manifest
+from ankigen import codes, fsutil, manifest
 from ankigen import extract as ex
 from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract
 from ankigen.decks import MediaResolver, display_path, empty_notice, render_book, slug
@@ -196,7 +202,8 @@ class StagedPackage:
 @dataclass(frozen=True, slots=True)
 class _Outcome:
     shown: str
-    title: str | None
+    title: str | None  # None: the file could not be read
+    clean: bool  # read without an error: what left its notes is really gone
     diagnostics: tuple[Diagnostic, ...]
     packages: tuple[StagedPackage, ...]
     records: tuple[manifest.CardRecord, ...]
@@ -272,8 +279,9 @@ def _run(job: _Job) -> _Outcome:
         elif decks and book is not None:
             filename = f"{slug(book.title)}.apkg"
             packages.append(_package(decks, filename, job.out_dir, job.stamp, next_id, job.previous, job.options))
-    title = book.title if book is not None and records else None
-    return _Outcome(job.shown, title, tuple(diagnostics), tuple(packages), tuple(records), kept)
+    title = book.title if book is not None else None
+    clean = book is not None and not any(d.severity is Severity.ERROR for d in diagnostics)
+    return _Outcome(job.shown, title, clean, tuple(diagnostics), tuple(packages), tuple(records), kept)
 
 
 def _id_space(path: Path) -> int:
@@ -293,7 +301,22 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _outcomes(jobs: list[_Job], workers: int, progress: Callable[[str, int], None] | None) -> Iterator[_Outcome]:
+def _stop(_signum: int, _frame: FrameType | None) -> NoReturn:
+    raise SystemExit(1)  # unwinds the job, so a package being staged removes its temporary file
+
+
+def _worker_init() -> None:
+    """A worker leaves Ctrl-C (which a terminal sends to every process of the build) to the main
+    process, which then stops the workers with SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop)
+
+
+def _outcomes(
+    jobs: list[_Job], workers: int, progress: Callable[[str, int], None] | None
+) -> Generator[_Outcome, None, None]:
+    """Every job's outcome, in the jobs' order; when the consumer stops early (an error, Ctrl-C),
+    the workers are stopped at once rather than waited for."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield _run(job)
@@ -302,11 +325,35 @@ def _outcomes(jobs: list[_Job], workers: int, progress: Callable[[str, int], Non
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix" else None)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        for outcome in pool.map(_run, jobs):
+    pool = context.Pool(min(workers, len(jobs)), initializer=_worker_init)
+    try:
+        for outcome in pool.imap(_run, jobs):
             yield outcome
             if progress:
                 progress(outcome.shown, len(jobs))
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+@contextmanager
+def _uninterruptible() -> Iterator[None]:
+    """Hold Ctrl-C back until the block ends (the renames that put a build in place take moments),
+    so an interrupted build leaves the previous build or the whole new one, never a mix."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,17 +406,33 @@ def build(
     strict: bool = False,
     options: DeckOptions = DeckOptions(),
     progress: Callable[[str, int], None] | None = None,
+    waiting: Callable[[], None] | None = None,
 ) -> BuildResult:
     """Build the decks of every notes file under ``paths`` into ``out_dir`` (``None``: only
     check), one package per chapter, book or in all as ``options.split`` says. The output is the
-    same whatever the number of jobs."""
+    same whatever the number of jobs. While another build writes into ``out_dir``, this one calls
+    ``waiting`` and waits for it."""
     files = discover(paths)
+    if out_dir is None:
+        return _build(paths, files, None, root, jobs, cache_dir, timestamp, strict, options, progress)
+    created = not out_dir.exists()
+    _prepare_out_dir(out_dir)
+    with fsutil.locked(out_dir, waiting):
+        fsutil.remove_staged(out_dir)  # left by a build that was killed
+        result = _build(paths, files, out_dir, root, jobs, cache_dir, timestamp, strict, options, progress)
+        if created and not result.committed and {p.name for p in out_dir.iterdir()} == {fsutil.LOCK_NAME}:
+            (out_dir / fsutil.LOCK_NAME).unlink()
+            out_dir.rmdir()  # leave no trace of a build that wrote nothing
+    return result
+
+
+def _build(
+    paths: Sequence[Path], files: Sequence[Path], out_dir: Path | None, root: Path | None, jobs: int | None,
+    cache_dir: Path | None, timestamp: float | None, strict: bool, options: DeckOptions,
+    progress: Callable[[str, int], None] | None,
+) -> BuildResult:  # fmt: skip
     image_root = (root or default_root(paths)).resolve()
-    previous = None
-    created = out_dir is not None and not out_dir.exists()
-    if out_dir is not None:
-        _prepare_out_dir(out_dir)
-        previous = manifest.read(out_dir)
+    previous = manifest.read(out_dir) if out_dir is not None else None
     stamp = _stamp(timestamp, previous)
     known = {f.name: f.digest for f in previous.packages} if previous else {}
     work: list[_Job] = []
@@ -380,72 +443,114 @@ def build(
 
     diagnostics: list[Diagnostic] = []
     packages: list[StagedPackage] = []
-    records: list[manifest.CardRecord] = []
+    books: list[manifest.BookRecord] = []
+    clean: set[str] = set()  # the books read without an error: the scope of the clean-up
     every_deck: list[DeckSpec] = []
     titles: dict[str, str] = {}
     discarded: list[Path | None] = []
     try:
-        for outcome in _outcomes(work, jobs or default_jobs(), progress):
-            diagnostics.extend(outcome.diagnostics)
-            if outcome.title is None:
-                continue
-            if outcome.title in titles:
-                diagnostics.append(_same_title(outcome.shown, outcome.title, titles[outcome.title]))
-                discarded.extend(p.staged for p in outcome.packages)
-                continue
-            titles[outcome.title] = outcome.shown
-            packages.extend(outcome.packages)
-            records.extend(outcome.records)
-            every_deck.extend(outcome.decks)
+        with closing(_outcomes(work, jobs or default_jobs(), progress)) as outcomes:
+            for job, outcome in zip(work, outcomes, strict=True):
+                diagnostics.extend(outcome.diagnostics)
+                if outcome.title is None:
+                    continue
+                source = manifest.source_key(job.path, out_dir) if out_dir is not None else job.shown
+                if not outcome.records:
+                    if outcome.clean:
+                        books.append(manifest.BookRecord(source, outcome.title, (), ()))
+                        clean.add(source)
+                    continue
+                if outcome.title in titles:
+                    diagnostics.append(_same_title(outcome.shown, outcome.title, titles[outcome.title]))
+                    discarded.extend(p.staged for p in outcome.packages)
+                    continue
+                titles[outcome.title] = outcome.shown
+                packages.extend(outcome.packages)
+                every_deck.extend(outcome.decks)
+                names = tuple(p.filename for p in outcome.packages) or (ALL_PACKAGE,)
+                books.append(manifest.BookRecord(source, outcome.title, names, outcome.records))
+                if outcome.clean:
+                    clean.add(source)
         if options.split is Split.ALL and every_deck:
             packages.append(_package(every_deck, ALL_PACKAGE, out_dir, stamp, _first_id(stamp), known, options))
     except BaseException:
         _discard([p.staged for p in packages] + discarded)
+        if out_dir is not None:
+            fsutil.remove_staged(out_dir)  # what stopped workers were staging
         raise
     _discard(discarded)
     ordered = tuple(_ordered(diagnostics))
     failed_strict = strict and any(d.severity is Severity.WARNING for d in ordered)
     if out_dir is None or failed_strict:
         _discard([p.staged for p in packages])
-        if created and out_dir is not None and not any(out_dir.iterdir()):
-            out_dir.rmdir()  # leave no trace of a build that wrote nothing
         return BuildResult(ordered, tuple(packages), len(files), len(titles), (), (), (), (), stamp, False)
 
-    written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
-    unchanged = [out_dir / p.filename for p in packages if not p.staged]
-    removed, gone = _finish(out_dir, previous, stamp, packages, records)
+    with _uninterruptible():
+        written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
+        unchanged = [out_dir / p.filename for p in packages if not p.staged]
+        read = _Read(tuple(books), frozenset(clean), tuple(p.resolve() for p in paths if p.is_dir()))
+        removed, gone = _finish(out_dir, previous, stamp, packages, read)
     return BuildResult(
         ordered, tuple(packages), len(files), len(titles), tuple(written), tuple(unchanged), removed, gone, stamp, True
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What a build read: the books it built, which of them it read without an error, and the
+    folders it searched (a notes file of the previous build that is gone from them was deleted)."""
+
+    books: tuple[manifest.BookRecord, ...]
+    clean: frozenset[str]
+    folders: tuple[Path, ...]
+
+    def covers(self, out_dir: Path, old: manifest.BookRecord) -> bool:
+        """Whether this build answers for a book of the previous one: it read the file without an
+        error, or the file was deleted from a folder it searched."""
+        if old.source in self.clean:
+            return True
+        if any(book.source == old.source for book in self.books):
+            return False  # read, but with errors: it may have lost cards that are still in the notes
+        path = Path(os.path.normpath(out_dir.resolve() / old.source))
+        return not path.exists() and any(path.is_relative_to(folder) for folder in self.folders)
+
+
 def _finish(
-    out_dir: Path,
-    previous: manifest.Manifest | None,
-    stamp: int,
-    packages: Sequence[StagedPackage],
-    records: Sequence[manifest.CardRecord],
+    out_dir: Path, previous: manifest.Manifest | None, stamp: int, packages: Sequence[StagedPackage], read: _Read
 ) -> tuple[tuple[Path, ...], tuple[manifest.CardRecord, ...]]:
-    """Remove the previous build's packages that this one no longer makes, find the cards that
-    left the notes, and record this build in the manifest."""
+    """Remove the packages of the books this build answers for that it no longer makes, find their
+    cards that left the notes, and record this build in the manifest: the books it did not read
+    (or read with errors) keep what they had, except what another book makes now."""
+    made = {p.filename for p in packages}
+    now = {card.guid for book in read.books for card in book.cards}
+    built = {book.source: book for book in read.books}
+    books = dict(built)
+    leaving: list[manifest.BookRecord] = []
+    for old in previous.books if previous else ():
+        if read.covers(out_dir, old):
+            leaving.append(old)
+            continue
+        kept = tuple(name for name in old.packages if name not in made)
+        cards = tuple(card for card in old.cards if card.guid not in now)
+        new = built.get(old.source)
+        if new is not None:  # read with errors: what it had is kept beside what it makes now
+            books[old.source] = manifest.BookRecord(new.source, new.title, new.packages + kept, new.cards + cards)
+        elif kept or cards:
+            books[old.source] = manifest.BookRecord(old.source, old.title, kept, cards)
+    claimed = made | {name for book in books.values() for name in book.packages}
     removed: list[Path] = []
-    gone: tuple[manifest.CardRecord, ...] = ()
-    if previous:
-        names = {p.filename for p in packages}
-        for old in previous.packages:
-            stale = out_dir / old.name
-            if (
-                old.name not in names
-                and Path(old.name).name == old.name
-                and stale.suffix == ".apkg"
-                and stale.is_file()
-            ):
-                stale.unlink()
-                removed.append(stale)
-        now = {record.guid for record in records}
-        gone = tuple(card for card in previous.cards if card.guid not in now)
-    entries = tuple(manifest.PackageRecord(p.filename, p.digest) for p in packages)
-    manifest.write(out_dir, manifest.Manifest(stamp, entries, tuple(records)))
+    for name in sorted({name for book in leaving for name in book.packages} - claimed):
+        stale = out_dir / name
+        if Path(name).name == name and stale.suffix == ".apkg" and stale.is_file():
+            stale.unlink()
+            removed.append(stale)
+    gone = tuple({card.guid: card for book in leaving for card in book.cards if card.guid not in now}.values())
+    digests = {p.name: p.digest for p in previous.packages} if previous else {}
+    digests.update({p.filename: p.digest for p in packages})
+    entries = tuple(manifest.PackageRecord(name, digests[name]) for name in sorted(claimed) if name in digests)
+    reported = {card.guid: card for card in previous.gone if card.guid not in now} if previous else {}
+    reported.update({card.guid: card for card in gone})
+    manifest.write(out_dir, manifest.Manifest(stamp, entries, tuple(books.values()), tuple(reported.values())))
     return tuple(removed), gone
 
 
@@ -458,23 +563,6 @@ def _discard(staged: Sequence[Path | None]) -> None:
     for path in staged:
         if path is not None:
             path.unlink(missing_ok=True)
-
-
-def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> BuildResult:
-    """Write planned decks, one package per chapter (for tests and tools that plan in-process)."""
-    _prepare_out_dir(out_dir)
-    previous = manifest.read(out_dir)
-    stamp = _stamp(timestamp, previous)
-    next_id = _first_id(stamp)
-    packages: list[StagedPackage] = []
-    for spec in built.decks:
-        packages.append(_package([spec], spec.filename, out_dir, stamp, next_id, {}, DeckOptions()))
-        next_id += _ids_needed([spec])
-    written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
-    removed, gone = _finish(out_dir, previous, stamp, packages, _records(built.decks))
-    return BuildResult(
-        built.diagnostics, tuple(packages), built.files, built.books, tuple(written), (), removed, gone, stamp, True
-    )
 
 
 def _ordered(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:

@@ -154,7 +154,7 @@ def test_images_outside_the_notes_folder_are_refused(tmp_path: Path, src: str) -
     planned = pipeline.plan([folder], root=folder)
     assert [(d.code, d.loc.line) for d in planned.diagnostics] == [("AG109", 5)]
     assert planned.decks[0].media == ()
-    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP)
+    written = pipeline.build([folder], tmp_path / "dist", root=folder, timestamp=TIMESTAMP)
     with zipfile.ZipFile(written.written[0]) as archive:
         assert archive.namelist() == ["collection.anki2", "media"]
 
@@ -168,7 +168,8 @@ def test_images_inside_the_folder_are_packaged(tmp_path: Path, anki_collection: 
     [media] = planned.decks[0].media
     assert re.fullmatch(r"ankigen-pic-[0-9a-f]{12}\.png", media.name)
     assert f'src="{media.name}"' in planned.decks[0].cards[0].answer
-    imported = anki_collection.import_packages(pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written)
+    built = pipeline.build([folder], tmp_path / "dist", root=folder, timestamp=TIMESTAMP)
+    imported = anki_collection.import_packages(built.written)
     assert (Path(imported.col.media.dir()) / media.name).read_bytes() == b"\x89PNG pic"  # type: ignore[attr-defined]
 
 
