@@ -19,6 +19,7 @@ from ankigen.apkginfo import read_package
 ANKIGEN = str(Path(sys.executable).with_name("ankigen"))
 BOOKS = 30
 RUNS = 12
+IMAGE = 1 << 20  # a chapter's picture in the kill test: packages of a megabyte, slow to write
 CARD = """<details>
 <summary>Question {n} of book {b}?</summary>
 
@@ -32,15 +33,25 @@ CARD = """<details>
 """
 
 
-def write_library(notes: Path, version: int) -> None:
-    """Books in five folders, each with a README index page and three chapters of code cards."""
+def write_library(notes: Path, version: int, image: int = 0) -> None:
+    """Books in five folders, each with a README index page and three chapters of code cards; with
+    ``image`` bytes, each chapter's first card shows an incompressible image of that size, so that
+    writing the packages takes much of a build."""
+    if image:
+        (notes / "img").mkdir(parents=True, exist_ok=True)
+        for chapter in range(1, 4):
+            picture = notes / "img" / f"chapter-{chapter}.png"
+            if not picture.exists():
+                picture.write_bytes(b"\x89PNG" + os.urandom(image))
     for b in range(BOOKS):
         folder = notes / f"subject-{b % 5}"
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "README.md").write_text(f"# Subject {b % 5}\n\nThe books of this subject.\n", encoding="utf-8")
         text = f"# Book {b}\n"
         for chapter in range(1, 4):
-            cards = (CARD.format(n=chapter * 100 + n, b=b, v=version) for n in range(10))
+            cards = [CARD.format(n=chapter * 100 + n, b=b, v=version) for n in range(10)]
+            if image:
+                cards[0] = cards[0].replace("</details>", f'>\n> <img src="../img/chapter-{chapter}.png"/>\n</details>')
             text += f"## Chapter {chapter}/3\n" + "".join(cards)
         (folder / f"book-{b:02}.md").write_text(text, encoding="utf-8")
 
@@ -70,8 +81,8 @@ def start(notes: Path, out: Path) -> subprocess.Popen[str]:
     )
 
 
-def first_build(notes: Path, out: Path) -> float:
-    write_library(notes, 0)
+def first_build(notes: Path, out: Path, image: int = 0) -> float:
+    write_library(notes, 0, image)
     started = time.monotonic()
     process = start(notes, out)
     _, stderr = process.communicate(timeout=600)
@@ -127,11 +138,11 @@ def test_ctrl_c_at_any_moment_stops_cleanly_and_keeps_the_previous_build(tmp_pat
 
 def test_kill_while_packages_are_written_leaves_whole_packages_only(tmp_path: Path) -> None:
     notes, out = tmp_path / "notes", tmp_path / "dist"
-    duration = first_build(notes, out)
+    duration = first_build(notes, out, IMAGE)
     state = versions(out)
     partial = 0
     for run in range(1, RUNS + 1):
-        write_library(notes, run)
+        write_library(notes, run, IMAGE)
         process = start(notes, out)
         time.sleep(duration * (0.3 + 0.7 * run / RUNS))  # the later part of a build writes the packages
         os.killpg(process.pid, signal.SIGKILL)
