@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -421,8 +421,9 @@ def build(
         fsutil.remove_staged(out_dir)  # left by a build that was killed
         result = _build(paths, files, out_dir, root, jobs, cache_dir, timestamp, strict, options, progress)
         if created and not result.committed and {p.name for p in out_dir.iterdir()} == {fsutil.LOCK_NAME}:
-            (out_dir / fsutil.LOCK_NAME).unlink()
-            out_dir.rmdir()  # leave no trace of a build that wrote nothing
+            with suppress(OSError):  # leave no trace of a build that wrote nothing
+                (out_dir / fsutil.LOCK_NAME).unlink()
+                out_dir.rmdir()
     return result
 
 

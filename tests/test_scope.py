@@ -273,3 +273,17 @@ def test_builds_of_different_notes_into_one_folder_at_once_never_mix(tmp_path: P
             versions.add(dict(note.fields)["Question"].split()[-1])
     assert len(versions) == 1, versions
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_build_removes_the_temporary_files_a_killed_build_left_and_nothing_else(tmp_path: Path) -> None:
+    notes, out = tmp_path / "notes", tmp_path / "dist"
+    library(notes)
+    out.mkdir()
+    left = [".algebra-chapter-01.apkg.k2_9xq0a.tmp", "..ankigen-manifest.json.a1b2c3d4.tmp"]
+    others = [".notes.tmp", "draft.apkg.tmp", ".mine.apkg.tmp", ".mine.apkg.toolong123.tmp", "mine.apkg"]
+    for name in left + others:
+        (out / name).write_bytes(b"x")
+    run_build(notes, out=out, stamp=TIMESTAMP)
+    assert sorted(p.name for p in out.iterdir() if p.suffix != ".apkg" or p.name == "mine.apkg") == sorted(
+        [*others, MANIFEST_NAME, LOCK_NAME]
+    )
