@@ -18,11 +18,10 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import NoReturn
 
 from ankigen import codes, fsutil, manifest
 from ankigen import extract as ex
@@ -301,22 +300,17 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _stop(_signum: int, _frame: FrameType | None) -> NoReturn:
-    raise SystemExit(1)  # unwinds the job, so a package being staged removes its temporary file
-
-
 def _worker_init() -> None:
     """A worker leaves Ctrl-C (which a terminal sends to every process of the build) to the main
-    process, which then stops the workers with SIGTERM."""
+    process, which then stops the workers."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop)
 
 
 def _outcomes(
     jobs: list[_Job], workers: int, progress: Callable[[str, int], None] | None
 ) -> Generator[_Outcome, None, None]:
     """Every job's outcome, in the jobs' order; when the consumer stops early (an error, Ctrl-C),
-    the workers are stopped at once rather than waited for."""
+    the workers are stopped at once rather than waited for (the caller removes what they staged)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield _run(job)
@@ -325,18 +319,21 @@ def _outcomes(
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix" else None)
-    pool = context.Pool(min(workers, len(jobs)), initializer=_worker_init)
-    try:
-        for outcome in pool.imap(_run, jobs):
-            yield outcome
-            if progress:
-                progress(outcome.shown, len(jobs))
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_worker_init) as pool:
+        try:
+            for outcome in pool.map(_run, jobs):
+                yield outcome
+                if progress:
+                    progress(outcome.shown, len(jobs))
+        except BaseException:
+            # The executor has no public way to stop a running job (terminate_workers() is 3.14's).
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join()
+            raise
 
 
 @contextmanager
