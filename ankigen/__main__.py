@@ -1,7 +1,6 @@
 """``python -m ankigen`` and the ``ankigen`` command."""
 
 import sys
-from typing import NoReturn
 
 INTERRUPTED = 130  # the shell's code for Ctrl-C
 
@@ -9,22 +8,26 @@ INTERRUPTED = 130  # the shell's code for Ctrl-C
 def main() -> None:
     """Console-script entry point. Ctrl-C at any moment, even while the program loads, prints one
     line and exits 130 (a build cleans up behind itself first). Typer turns a Ctrl-C during a
-    command into a silent exit 130; that is the same interrupt."""
+    command into a silent exit 130; that is the same interrupt. A command that stops on Ctrl-C
+    with something to say (``sync``) raises ``InterruptError``."""
+    detail: str | None = None
     try:
         from ankigen.cli import app
+        from ankigen.errors import InterruptError
 
-        app()
+        try:
+            app()
+        except InterruptError as stop:
+            detail = stop.detail
     except KeyboardInterrupt:
-        _interrupted()
+        detail = ""
     except SystemExit as stop:
-        if stop.code == INTERRUPTED:
-            _interrupted()
-        raise
-
-
-def _interrupted() -> NoReturn:
-    print("interrupted", file=sys.stderr)
-    sys.exit(INTERRUPTED)
+        if stop.code != INTERRUPTED:
+            raise
+        detail = ""
+    if detail is not None:
+        print(f"interrupted: {detail}" if detail else "interrupted", file=sys.stderr)
+        sys.exit(INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from ankigen import __version__
-from ankigen.errors import AnkigenError, UsageError
+from ankigen.errors import AnkigenError, InterruptError, UsageError
 from ankigen.manifest import MANIFEST_NAME
 from ankigen.model import DeckOptions, Diagnostic, Severity, Split, Theme
 
@@ -555,10 +555,7 @@ def sync(
         _fail(err, AnkigenError(f"{exc.filename or 'collection'}: {exc.strerror or exc}"))
     except KeyboardInterrupt as exc:
         done = isinstance(exc, syncing.AppliedThenInterrupted)
-        err.print(
-            f"interrupted: {'the sync was applied in full first' if done else 'nothing changed'}", style="bold red"
-        )
-        raise typer.Exit(130) from None
+        raise InterruptError("the sync was applied in full first" if done else "nothing changed") from None
     _report_sync(changes, stdout, err, verbose=verbose)
     if planned.count(Severity.ERROR):
         raise typer.Exit(1)

@@ -34,6 +34,15 @@ class InternalError(AnkigenError):
         return f"internal error: {self.message} (please report this)"
 
 
+class InterruptError(Exception):
+    """Ctrl-C, stopped by a command that says what it left: ``interrupted: <detail>``. Not a
+    ``KeyboardInterrupt``, which the command-line library would turn into a silent exit."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
 class ReadError(AnkigenError):
     """A notes file that cannot be read as UTF-8 text."""
 

@@ -18,6 +18,7 @@ What it changes, and why (see ``../shared/ANKI.md``):
 from __future__ import annotations
 
 import hashlib
+import html
 import os
 import signal
 import sys
@@ -187,8 +188,10 @@ def _digest(fields: Sequence[str]) -> str:
 
 
 def _fields(spec: DeckSpec, card: RenderedCard) -> tuple[str, ...]:
-    """The note's fields, in the notetype's order (``package.FIELD_NAMES``)."""
-    return (card.question, card.answer, card.resources, card.references, spec.book, spec.chapter, card.source)
+    """The note's fields exactly as a package holds them (``package.note_fields``)."""
+    from ankigen.package import note_fields
+
+    return note_fields(card, spec)
 
 
 def _owned(tag: str) -> bool:
@@ -306,11 +309,11 @@ def plan_sync(
     gone: list[Entry] = []
     remove: list[int] = []
     for guid, (nid, have, _tags) in ours.items():
-        book = have[4] if len(have) > 4 else ""
+        book = html.unescape(have[4]) if len(have) > 4 else ""  # the field is HTML: ``&amp;`` for ``&``
         if guid in wanted or book not in clean:
             continue
         deck = decks_of[nid][0][1] if decks_of.get(nid) else ""
-        gone.append(Entry(deck, plain_text(have[0]), have[6] if len(have) > 6 else ""))
+        gone.append(Entry(deck, plain_text(have[0]), html.unescape(have[6]) if len(have) > 6 else ""))
         if prune:
             remove.append(nid)
             fresh.pop(guid, None)

@@ -271,6 +271,25 @@ def test_books_not_in_this_sync_and_books_that_fail_to_read_are_never_pruned(tmp
         assert mine in before
 
 
+def test_a_book_whose_title_is_html_text_is_kept_in_step_and_pruned(tmp_path: Path) -> None:
+    """The Book field is HTML (``Tom &amp; Jerry``): the sync compares the note as packaged, so no
+    false conflict, and knows the book it read when a card leaves it."""
+    col_path = tmp_path / "collection.anki2"
+    new_collection(col_path)
+    notes = tmp_path / "tom.md"
+    card = "<details>\n<summary>{q}</summary>\n\n> An answer.\n</details>\n\n"
+    notes.write_text("# Tom & Jerry\n\n## Chapter 1/1\n\n" + card.format(q="Q1?") + card.format(q="Q2?"))
+    assert sync(str(notes), "--collection", str(col_path))[0] == 0
+    code, out, err = sync(str(notes), "--collection", str(col_path))
+    assert code == 0 and "0 updated, 0 moved, 2 unchanged, 0 conflicts" in out, out + err
+    notes.write_text("# Tom & Jerry\n\n## Chapter 1/1\n\n" + card.format(q="Q1?"))
+    code, out, err = sync(str(notes), "--collection", str(col_path), "--prune")
+    assert code == 0 and "1 removed" in out, out + err
+    with opened(col_path) as col:
+        books = [col.get_note(n)["Book"] for n in col.find_notes(f"mid:{package.MODEL_ID}")]
+    assert books == ["Tom &amp; Jerry"]
+
+
 HOLDER = """
 import sys
 from anki.collection import Collection
@@ -336,7 +355,9 @@ def test_profiles_in_ankis_data_folder(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_without_the_anki_package_sync_says_how_to_install_it(tmp_path: Path) -> None:
-    script = "import sys; sys.modules['anki'] = None; from ankigen.cli import main; sys.argv[0] = 'ankigen'; main()"
+    script = (
+        "import sys; sys.modules['anki'] = None; from ankigen.__main__ import main; sys.argv[0] = 'ankigen'; main()"
+    )
     result = subprocess.run(
         [sys.executable, "-c", script, "sync", str(SEED), "--collection", str(tmp_path / "c.anki2")],
         capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
