@@ -97,7 +97,8 @@ def test_every_card_is_in_a_package_or_named(library: Library, built: tuple[pipe
     books = {d.loc.path for d in result.diagnostics if d.code == "AG115"}
     assert len([d for d in result.diagnostics if d.code == "AG115"]) == 2 * len(TOPICS) == 2 * len(books)
     assert len([d for d in result.diagnostics if d.code == "AG116"]) == sum(s for _, s in library.copies.values())
-    assert len(result.written) == len(packages) == len(list(out_dir.iterdir())) - 1  # and the manifest
+    assert len(result.written) == len(packages) == len(list(out_dir.glob("*.apkg")))
+    assert {p.name for p in out_dir.iterdir() if p.suffix != ".apkg"} == {".ankigen-manifest.json", ".ankigen.lock"}
 
 
 def test_the_cli_writes_what_it_says(
