@@ -53,6 +53,8 @@ class PackageInfo:
 
 def read_package(path: Path) -> PackageInfo:
     """Read a package; anything that is not a readable ``.apkg`` is a UsageError naming the file."""
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file" if not path.exists() else f"{path}: a folder, not an .apkg file")
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()

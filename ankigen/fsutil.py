@@ -42,6 +42,8 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def prepare_out_dir(out_dir: Path) -> None:
     """Create an output folder (and its parents) or say in one line why it cannot be written."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"{out_dir}: a file, not a folder: name a folder for the output")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

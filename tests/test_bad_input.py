@@ -395,3 +395,20 @@ def test_a_missing_image_is_reported_wherever_it_is_named(tmp_path: Path) -> Non
     folder = notes_dir(tmp_path, {"b.md": "# B\n" + card.format(q="One?") + card.format(q="Two?")})
     planned = pipeline.plan([folder])
     assert [(d.code, d.loc.line) for d in planned.diagnostics] == [("AG108", 5), ("AG108", 10)]
+
+
+def test_user_mistakes_found_by_the_trial_are_one_line(tmp_path: Path) -> None:
+    """A configuration file that is not UTF-8, an output folder that is a file, a package that does
+    not exist: one line each that says what is wrong, exit 2, never a traceback."""
+    notes = notes_dir(tmp_path, {"book.md": SEED.read_text(encoding="utf-8")})
+    config = tmp_path / "ankigen.toml"
+    config.write_bytes(b"\xff\xfe bad")
+    code, _, err = cli("build", str(notes), "--config", str(config), "--out", str(tmp_path / "dist"))
+    assert code == 2 and err.strip() == f"error: {config}: not UTF-8 text (byte 0xff at offset 0)", err
+    a_file = tmp_path / "afile"
+    a_file.write_text("mine\n")
+    code, _, err = cli("build", str(notes), "--out", str(a_file))
+    assert code == 2 and err.strip() == f"error: {a_file}: a file, not a folder: name a folder for the output", err
+    assert a_file.read_text() == "mine\n"
+    code, _, err = cli("inspect", str(tmp_path / "missing.apkg"))
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'missing.apkg'}: no such file", err
