@@ -1,5 +1,6 @@
 """``python -m ankigen`` and the ``ankigen`` command."""
 
+import signal
 import sys
 
 INTERRUPTED = 130  # the shell's code for Ctrl-C
@@ -23,6 +24,9 @@ def main() -> None:
         detail = ""
     except SystemExit as stop:
         if stop.code != INTERRUPTED:
+            # The work is done and said: a Ctrl-C from now on must not kill the exit (Python puts
+            # the default handler back while it shuts down, which would end the process silently).
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             raise
         detail = ""
     if detail is not None:
