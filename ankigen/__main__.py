@@ -1,5 +1,31 @@
-"""``python -m ankigen``."""
+"""``python -m ankigen`` and the ``ankigen`` command."""
 
-from ankigen.cli import main
+import sys
+from typing import NoReturn
 
-main()
+INTERRUPTED = 130  # the shell's code for Ctrl-C
+
+
+def main() -> None:
+    """Console-script entry point. Ctrl-C at any moment, even while the program loads, prints one
+    line and exits 130 (a build cleans up behind itself first). Typer turns a Ctrl-C during a
+    command into a silent exit 130; that is the same interrupt."""
+    try:
+        from ankigen.cli import app
+
+        app()
+    except KeyboardInterrupt:
+        _interrupted()
+    except SystemExit as stop:
+        if stop.code == INTERRUPTED:
+            _interrupted()
+        raise
+
+
+def _interrupted() -> NoReturn:
+    print("interrupted", file=sys.stderr)
+    sys.exit(INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,8 +3,10 @@ over the CPUs. The one place that sequences the stages and gathers their diagnos
 calls ``build()`` (or ``plan()``) and prints what comes back.
 
 Packages are staged as temporary files by the jobs and renamed into place only once every job is
-done (and, with ``--strict``, only if nothing was found): a failed or killed build never leaves a
-half-written ``.apkg``, nor damages the decks of the previous build.
+done (and, with ``--strict``, only if nothing was found): a failed, interrupted or killed build never
+leaves a half-written ``.apkg``, nor damages the decks of the previous build. One build at a time
+writes into an output folder (a lock file in it), and the clean-up after a build touches only the
+books it read.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from ankigen import codes, manifest
+from ankigen import codes, fsutil, manifest
 from ankigen import extract as ex
 from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract
 from ankigen.decks import MediaResolver, display_path, empty_notice, file_part, render_book
@@ -214,7 +219,8 @@ class _Outcome:
     path: Path
     shown: str
     digest: str  # library.content_digest() of the notes file
-    title: str | None  # None: the file gave no cards
+    title: str | None  # None: the file could not be read
+    clean: bool  # read without an error: what left its notes is really gone
     diagnostics: tuple[Diagnostic, ...]
     packages: tuple[StagedPackage, ...]
     records: tuple[manifest.CardRecord, ...]
@@ -291,8 +297,11 @@ def _run(job: _Job) -> _Outcome:
         elif decks and book is not None:
             filename = f"{file_part(book.title)}.apkg"
             packages.append(_package(decks, filename, job.out_dir, job.stamp, next_id, job.previous, job.options))
-    title = book.title if book is not None and records else None
-    return _Outcome(job.path, job.shown, digest, title, tuple(diagnostics), tuple(packages), tuple(records), kept)
+    title = book.title if book is not None else None
+    clean = book is not None and not any(d.severity is Severity.ERROR for d in diagnostics)
+    return _Outcome(
+        job.path, job.shown, digest, title, clean, tuple(diagnostics), tuple(packages), tuple(records), kept
+    )
 
 
 def _id_space(path: Path) -> int:
@@ -312,7 +321,17 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _outcomes(jobs: list[_Job], workers: int, progress: Callable[[str, int], None] | None) -> Iterator[_Outcome]:
+def _worker_init() -> None:
+    """A worker leaves Ctrl-C (which a terminal sends to every process of the build) to the main
+    process, which then stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _outcomes(
+    jobs: list[_Job], workers: int, progress: Callable[[str, int], None] | None
+) -> Generator[_Outcome, None, None]:
+    """Every job's outcome, in the jobs' order; when the consumer stops early (an error, Ctrl-C),
+    the workers are stopped at once rather than waited for (the caller removes what they staged)."""
     if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield _run(job)
@@ -321,11 +340,38 @@ def _outcomes(jobs: list[_Job], workers: int, progress: Callable[[str, int], Non
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix" else None)
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context) as pool:
-        for outcome in pool.map(_run, jobs):
-            yield outcome
-            if progress:
-                progress(outcome.shown, len(jobs))
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_worker_init) as pool:
+        try:
+            for outcome in pool.map(_run, jobs):
+                yield outcome
+                if progress:
+                    progress(outcome.shown, len(jobs))
+        except BaseException:
+            # The executor has no public way to stop a running job (terminate_workers() is 3.14's).
+            processes = list((getattr(pool, "_processes", None) or {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join()
+            raise
+
+
+@contextmanager
+def _uninterruptible() -> Iterator[None]:
+    """Hold Ctrl-C back until the block ends (the renames that put a build in place take moments),
+    so an interrupted build leaves the previous build or the whole new one, never a mix."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,17 +425,34 @@ def build(
     options: DeckOptions = DeckOptions(),
     progress: Callable[[str, int], None] | None = None,
     exclude: Sequence[str] = (),
+    waiting: Callable[[], None] | None = None,
 ) -> BuildResult:
-    """Build the decks of every notes file under ``paths`` into ``out_dir`` (``None``: only
-    check), one package per chapter, book or in all as ``options.split`` says. The output is the
-    same whatever the number of jobs."""
+    """Build the decks of every notes file under ``paths`` (less those ``exclude`` names) into
+    ``out_dir`` (``None``: only check), one package per chapter, book or in all as
+    ``options.split`` says. The output is the same whatever the number of jobs. While another
+    build writes into ``out_dir``, this one calls ``waiting`` and waits for it."""
     files = discover(paths, exclude)
+    if out_dir is None:
+        return _build(paths, files, None, root, jobs, cache_dir, timestamp, strict, options, progress)
+    created = not out_dir.exists()
+    prepare_out_dir(out_dir)
+    with fsutil.locked(out_dir, waiting):
+        fsutil.remove_staged(out_dir)  # left by a build that was killed
+        result = _build(paths, files, out_dir, root, jobs, cache_dir, timestamp, strict, options, progress)
+        if created and not result.committed and {p.name for p in out_dir.iterdir()} == {fsutil.LOCK_NAME}:
+            with suppress(OSError):  # leave no trace of a build that wrote nothing
+                (out_dir / fsutil.LOCK_NAME).unlink()
+                out_dir.rmdir()
+    return result
+
+
+def _build(
+    paths: Sequence[Path], files: Sequence[Path], out_dir: Path | None, root: Path | None, jobs: int | None,
+    cache_dir: Path | None, timestamp: float | None, strict: bool, options: DeckOptions,
+    progress: Callable[[str, int], None] | None,
+) -> BuildResult:  # fmt: skip
     image_root = ImageRoots(paths, root)
-    previous = None
-    created = out_dir is not None and not out_dir.exists()
-    if out_dir is not None:
-        prepare_out_dir(out_dir)
-        previous = manifest.read(out_dir)
+    previous = manifest.read(out_dir) if out_dir is not None else None
     stamp = _stamp(timestamp, previous)
     known = {f.name: f.digest for f in previous.packages} if previous else {}
     work: list[_Job] = []
@@ -403,31 +466,33 @@ def build(
     outcomes: list[_Outcome] = []
     packages: list[StagedPackage] = []
     try:
-        for outcome in _outcomes(work, jobs or default_jobs(), progress):
-            outcomes.append(outcome)  # one by one: an interrupt still finds what they staged
-        taken = _take(outcomes)
+        with closing(_outcomes(work, jobs or default_jobs(), progress)) as results:
+            for outcome in results:
+                outcomes.append(outcome)  # one by one: an interrupt still finds what they staged
+        taken = _take(outcomes, out_dir)
         packages.extend(taken.packages)
         if options.split is Split.ALL and taken.decks:
             packages.append(_package(taken.decks, ALL_PACKAGE, out_dir, stamp, _first_id(stamp), known, options))
         check_distinct(packages)
     except BaseException:
         _discard([p.staged for o in outcomes for p in o.packages] + [p.staged for p in packages])
+        if out_dir is not None:
+            fsutil.remove_staged(out_dir)  # what stopped workers were staging
         raise
     _discard(taken.discarded)
-    diagnostics, records, books = taken.diagnostics, taken.records, taken.books
-    ordered = tuple(_ordered(diagnostics))
+    ordered = tuple(_ordered(taken.diagnostics))
     failed_strict = strict and any(d.severity is Severity.WARNING for d in ordered)
     if out_dir is None or failed_strict:
         _discard([p.staged for p in packages])
-        if created and out_dir is not None and not any(out_dir.iterdir()):
-            out_dir.rmdir()  # leave no trace of a build that wrote nothing
-        return BuildResult(ordered, tuple(packages), len(files), books, (), (), (), (), stamp, False)
+        return BuildResult(ordered, tuple(packages), len(files), taken.built, (), (), (), (), stamp, False)
 
-    written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
-    unchanged = [out_dir / p.filename for p in packages if not p.staged]
-    removed, gone = _finish(out_dir, previous, stamp, packages, records)
+    with _uninterruptible():
+        written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
+        unchanged = [out_dir / p.filename for p in packages if not p.staged]
+        read = _Read(taken.books, taken.clean, tuple(p.resolve() for p in paths if p.is_dir()))
+        removed, gone = _finish(out_dir, previous, stamp, packages, read)
     return BuildResult(
-        ordered, tuple(packages), len(files), books, tuple(written), tuple(unchanged), removed, gone, stamp, True
+        ordered, tuple(packages), len(files), taken.built, tuple(written), tuple(unchanged), removed, gone, stamp, True
     )
 
 
@@ -437,26 +502,40 @@ class _Taken:
 
     diagnostics: tuple[Diagnostic, ...]
     packages: tuple[StagedPackage, ...]
-    records: tuple[manifest.CardRecord, ...]
     decks: tuple[DeckSpec, ...]
-    books: int
+    books: tuple[manifest.BookRecord, ...]  # the books built, and the clean ones that are now empty
+    clean: frozenset[str]  # the books read without an error (by source): the scope of the clean-up
+    built: int  # books with cards
     discarded: tuple[Path | None, ...]  # staged packages of the files left out
 
 
-def _take(outcomes: Sequence[_Outcome]) -> _Taken:
+def _take(outcomes: Sequence[_Outcome], out_dir: Path | None) -> _Taken:
     """The outcomes of the files the build takes (``library.choose``); of a file left out, only the
-    line that says so."""
+    line that says so (its previous packages and cards are then kept, as those of a file not read)."""
     candidates = (
-        Candidate(o.path, o.shown, o.title, len(o.records), o.digest) for o in outcomes if o.title is not None
+        Candidate(o.path, o.shown, o.title, len(o.records), o.digest)
+        for o in outcomes
+        if o.title is not None and o.records
     )
     choice = choose(candidates)
     kept = [o for o in outcomes if o.shown not in choice.left_out]
+    books: list[manifest.BookRecord] = []
+    clean: set[str] = set()
+    for outcome in kept:
+        if outcome.title is None or not (outcome.records or outcome.clean):
+            continue
+        source = manifest.source_key(outcome.path, out_dir) if out_dir is not None else outcome.shown
+        names = tuple(p.filename for p in outcome.packages) or ((ALL_PACKAGE,) if outcome.records else ())
+        books.append(manifest.BookRecord(source, outcome.title, names, outcome.records))
+        if outcome.clean:
+            clean.add(source)
     return _Taken(
         diagnostics=choice.diagnostics + tuple(d for o in kept for d in o.diagnostics),
         packages=tuple(p for o in kept for p in o.packages),
-        records=tuple(r for o in kept for r in o.records),
         decks=tuple(d for o in kept for d in o.decks),
-        books=sum(1 for o in kept if o.title is not None),
+        books=tuple(books),
+        clean=frozenset(clean),
+        built=sum(1 for o in kept if o.title is not None and o.records),
         discarded=tuple(p.staged for o in outcomes if o.shown in choice.left_out for p in o.packages),
     )
 
@@ -472,33 +551,62 @@ def check_distinct(packages: Sequence[StagedPackage]) -> None:
             raise InternalError(f"two packages would be written to {package.filename} ({decks}); nothing was written")
 
 
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What a build read: the books it built, which of them it read without an error, and the
+    folders it searched (a notes file of the previous build that is gone from them was deleted)."""
+
+    books: tuple[manifest.BookRecord, ...]
+    clean: frozenset[str]
+    folders: tuple[Path, ...]
+
+    def covers(self, out_dir: Path, old: manifest.BookRecord) -> bool:
+        """Whether this build answers for a book of the previous one: it read the file without an
+        error, or the file was deleted from a folder it searched."""
+        if old.source in self.clean:
+            return True
+        if any(book.source == old.source for book in self.books):
+            return False  # read, but with errors: it may have lost cards that are still in the notes
+        path = Path(os.path.normpath(out_dir.resolve() / old.source))
+        return not path.exists() and any(path.is_relative_to(folder) for folder in self.folders)
+
+
 def _finish(
-    out_dir: Path,
-    previous: manifest.Manifest | None,
-    stamp: int,
-    packages: Sequence[StagedPackage],
-    records: Sequence[manifest.CardRecord],
+    out_dir: Path, previous: manifest.Manifest | None, stamp: int, packages: Sequence[StagedPackage], read: _Read
 ) -> tuple[tuple[Path, ...], tuple[manifest.CardRecord, ...]]:
-    """Remove the previous build's packages that this one no longer makes, find the cards that
-    left the notes, and record this build in the manifest."""
+    """Remove the packages of the books this build answers for that it no longer makes, find their
+    cards that left the notes, and record this build in the manifest: the books it did not read
+    (or read with errors) keep what they had, except what another book makes now."""
+    made = {p.filename for p in packages}
+    now = {card.guid for book in read.books for card in book.cards}
+    built = {book.source: book for book in read.books}
+    books = dict(built)
+    leaving: list[manifest.BookRecord] = []
+    for old in previous.books if previous else ():
+        if read.covers(out_dir, old):
+            leaving.append(old)
+            continue
+        kept = tuple(name for name in old.packages if name not in made)
+        cards = tuple(card for card in old.cards if card.guid not in now)
+        new = built.get(old.source)
+        if new is not None:  # read with errors: what it had is kept beside what it makes now
+            books[old.source] = manifest.BookRecord(new.source, new.title, new.packages + kept, new.cards + cards)
+        elif kept or cards:
+            books[old.source] = manifest.BookRecord(old.source, old.title, kept, cards)
+    claimed = made | {name for book in books.values() for name in book.packages}
     removed: list[Path] = []
-    gone: tuple[manifest.CardRecord, ...] = ()
-    if previous:
-        names = {p.filename for p in packages}
-        for old in previous.packages:
-            stale = out_dir / old.name
-            if (
-                old.name not in names
-                and Path(old.name).name == old.name
-                and stale.suffix == ".apkg"
-                and stale.is_file()
-            ):
-                stale.unlink()
-                removed.append(stale)
-        now = {record.guid for record in records}
-        gone = tuple(card for card in previous.cards if card.guid not in now)
-    entries = tuple(manifest.PackageRecord(p.filename, p.digest) for p in packages)
-    manifest.write(out_dir, manifest.Manifest(stamp, entries, tuple(records)))
+    for name in sorted({name for book in leaving for name in book.packages} - claimed):
+        stale = out_dir / name
+        if Path(name).name == name and stale.suffix == ".apkg" and stale.is_file():
+            stale.unlink()
+            removed.append(stale)
+    gone = tuple({card.guid: card for book in leaving for card in book.cards if card.guid not in now}.values())
+    digests = {p.name: p.digest for p in previous.packages} if previous else {}
+    digests.update({p.filename: p.digest for p in packages})
+    entries = tuple(manifest.PackageRecord(name, digests[name]) for name in sorted(claimed) if name in digests)
+    reported = {card.guid: card for card in previous.gone if card.guid not in now} if previous else {}
+    reported.update({card.guid: card for card in gone})
+    manifest.write(out_dir, manifest.Manifest(stamp, entries, tuple(books.values()), tuple(reported.values())))
     return tuple(removed), gone
 
 
@@ -511,28 +619,6 @@ def _discard(staged: Sequence[Path | None]) -> None:
     for path in staged:
         if path is not None:
             path.unlink(missing_ok=True)
-
-
-def write(built: Plan, out_dir: Path, *, timestamp: float | None = None) -> BuildResult:
-    """Write planned decks, one package per chapter (for tests and tools that plan in-process)."""
-    prepare_out_dir(out_dir)
-    previous = manifest.read(out_dir)
-    stamp = _stamp(timestamp, previous)
-    next_id = _first_id(stamp)
-    packages: list[StagedPackage] = []
-    for spec in built.decks:
-        packages.append(_package([spec], spec.filename, out_dir, stamp, next_id, {}, DeckOptions()))
-        next_id += _ids_needed([spec])
-    try:
-        check_distinct(packages)
-    except InternalError:
-        _discard([p.staged for p in packages])
-        raise
-    written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
-    removed, gone = _finish(out_dir, previous, stamp, packages, _records(built.decks))
-    return BuildResult(
-        built.diagnostics, tuple(packages), built.files, built.books, tuple(written), (), removed, gone, stamp, True
-    )
 
 
 def _ordered(diagnostics: Sequence[Diagnostic]) -> list[Diagnostic]:

@@ -20,6 +20,7 @@ import typer
 
 from ankigen import __version__
 from ankigen.errors import AnkigenError, UsageError
+from ankigen.manifest import MANIFEST_NAME
 from ankigen.model import DeckOptions, Diagnostic, Severity, Split, Theme
 
 if TYPE_CHECKING:
@@ -251,6 +252,9 @@ def _progress(err: Console, enabled: bool) -> Iterator[Callable[[str, int], None
 def _run_build(settings: _Settings, err: Console, *, quiet: bool) -> BuildResult:
     from ankigen import build as pipeline
 
+    def waiting() -> None:
+        err.print(f"waiting for another ankigen build into {settings.out}/ ...", style="dim", markup=False)
+
     with _progress(err, not quiet) as progress:
         return pipeline.build(
             settings.sources,
@@ -262,11 +266,13 @@ def _run_build(settings: _Settings, err: Console, *, quiet: bool) -> BuildResult
             options=settings.options,
             progress=progress,
             exclude=settings.exclude,
+            waiting=waiting,
         )
 
 
 # Over this many packages, the summary says how to import them all at once.
 MANY_PACKAGES = 20
+GONE_SHOWN = 5  # cards that left the notes listed without -v (all are in the manifest)
 
 
 def _report_build(result: BuildResult, out: Path, stdout: Console, err: Console, *, quiet: bool, verbose: bool) -> int:
@@ -288,8 +294,16 @@ def _report_build(result: BuildResult, out: Path, stdout: Console, err: Console,
             style="yellow",
             markup=False,
         )
-        for card in result.gone:
+        shown = result.gone if verbose else result.gone[:GONE_SHOWN]
+        for card in shown:
             err.print(f"  {card.deck}: {card.question}  (was {card.source})", style="yellow", markup=False)
+        if len(shown) < len(result.gone):
+            more = len(result.gone) - len(shown)
+            err.print(
+                f'  ... and {more} more: all are listed with -v, and under "gone" in {out / MANIFEST_NAME}',
+                style="yellow",
+                markup=False,
+            )
     unchanged = f", {len(result.unchanged)} unchanged" if result.unchanged else ""
     summary = (
         f"Wrote {_plural(len(result.written), 'package')}{unchanged} ({_plural(result.decks, 'deck')}, "
@@ -730,12 +744,3 @@ def inspect(
         stdout.print(f"note {note} (id {chosen.id}, guid {chosen.guid}, tags {' '.join(chosen.tags)}):", markup=False)
         for name, value in chosen.fields:
             stdout.print(f"  {name}: {value}", markup=False)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)

@@ -24,6 +24,7 @@ from pathlib import Path
 import genanki
 from pygments.formatters import HtmlFormatter
 
+from ankigen.fsutil import temp_file
 from ankigen.model import DeckSpec, RenderedCard, Theme
 
 MODEL_ID = 1894536271
@@ -178,7 +179,7 @@ def stage_apkg(
     database = _collection_bytes(decks, timestamp, ids, theme)
     media = list({item.name: item for spec in decks for item in spec.media}.values())
     when = _zip_time(timestamp)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
+    fd, temp = temp_file(out_path)
     try:
         with os.fdopen(fd, "wb") as handle:
             with zipfile.ZipFile(handle, "w") as archive:
@@ -189,11 +190,11 @@ def stage_apkg(
                     _add(archive, str(index), item.path.read_bytes(), when)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
+        os.chmod(temp, 0o644)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
-    return Path(tmp_name)
+    return temp
 
 
 def write_apkg(

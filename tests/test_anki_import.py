@@ -13,8 +13,7 @@ from .rawcheck import fence_bodies, pre_texts, raw_markdown
 
 
 def test_seed_imports_into_anki(tmp_path: Path, anki_collection: AnkiCollection) -> None:
-    planned = pipeline.plan([SEEDS])
-    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written
+    written = pipeline.build([SEEDS], tmp_path / "dist", timestamp=TIMESTAMP).written
     assert sorted(p.name for p in written) == ["learning-ebpf-chapter-01.apkg", "learning-ebpf-chapter-02.apkg"]
 
     imported = anki_collection.import_packages(written)
@@ -65,15 +64,14 @@ def test_whole_corpus_imports_with_every_card_and_nothing_raw(tmp_path: Path, an
     )
     assert details == 1430
 
-    planned = pipeline.plan([corpus / "resources"], root=corpus)
-    errors = [str(d) for d in planned.diagnostics if d.severity.value == "error"]
+    built = pipeline.build([corpus / "resources"], tmp_path / "dist", root=corpus, timestamp=TIMESTAMP)
+    errors = [str(d) for d in built.diagnostics if d.severity.value == "error"]
     # The corpus's real breaks: a fence opened and never closed, reported at its line, and 23
     # statement cards with no answer; all of those cards are still built.
     broken = pipeline.display_path(corpus / "resources" / "9783967309003.md")
     assert [e for e in errors if "AG105" in e] == [f"{broken}:1431:1: error AG105 code fence is never closed"]
     assert len(errors) == 24 and sum("AG104" in e for e in errors) == 23
-    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written
-    imported = anki_collection.import_packages(written)
+    imported = anki_collection.import_packages(built.written)
     assert imported.new == details
     assert imported.problems() == {}
 
@@ -98,7 +96,8 @@ def test_whole_corpus_imports_with_every_card_and_nothing_raw(tmp_path: Path, an
             assert raw_markdown(side) == [], (note["Source"], raw_markdown(side))
     assert checked_blocks > 1000
 
-    covers = [m.name for spec in planned.decks for m in spec.media if m.name.startswith("_ankigen-97")]
+    media = Path(col.media.dir())  # type: ignore[attr-defined]
+    covers = [m.name for m in media.iterdir() if m.name.startswith("_ankigen-97")]
     assert covers, "the corpus covers that exist are packaged"
 
 
@@ -115,8 +114,8 @@ def test_deck_description_names_the_book_and_shows_the_cover(tmp_path: Path, ank
     assert planned.diagnostics == ()
     [deck] = planned.decks
     [cover] = deck.media
-    imported = anki_collection.import_packages(pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written)
-    col = imported.col
+    built = pipeline.build([notes], tmp_path / "dist", root=notes, timestamp=TIMESTAMP)
+    col = anki_collection.import_packages(built.written).col
     description = col.decks.by_name("My Book::Chapter 03")["desc"]  # type: ignore[attr-defined]
     assert f'src="{cover.name}"' in description and "<b>My Book</b>" in description and "Chapter 03" in description
     assert (Path(col.media.dir()) / cover.name).read_bytes() == b"\x89PNG cover"  # type: ignore[attr-defined]

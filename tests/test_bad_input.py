@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -154,7 +152,7 @@ def test_images_outside_the_notes_folder_are_refused(tmp_path: Path, src: str) -
     planned = pipeline.plan([folder], root=folder)
     assert [(d.code, d.loc.line) for d in planned.diagnostics] == [("AG109", 5)]
     assert planned.decks[0].media == ()
-    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP)
+    written = pipeline.build([folder], tmp_path / "dist", root=folder, timestamp=TIMESTAMP)
     with zipfile.ZipFile(written.written[0]) as archive:
         assert archive.namelist() == ["collection.anki2", "media"]
 
@@ -168,7 +166,8 @@ def test_images_inside_the_folder_are_packaged(tmp_path: Path, anki_collection: 
     [media] = planned.decks[0].media
     assert re.fullmatch(r"ankigen-pic-[0-9a-f]{12}\.png", media.name)
     assert f'src="{media.name}"' in planned.decks[0].cards[0].answer
-    imported = anki_collection.import_packages(pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written)
+    built = pipeline.build([folder], tmp_path / "dist", root=folder, timestamp=TIMESTAMP)
+    imported = anki_collection.import_packages(built.written)
     assert (Path(imported.col.media.dir()) / media.name).read_bytes() == b"\x89PNG pic"  # type: ignore[attr-defined]
 
 
@@ -256,38 +255,6 @@ def test_bom_crlf_and_tabs_leave_no_stray_characters(tmp_path: Path) -> None:
 
 
 # Nothing lost
-
-
-def test_interrupted_build_never_leaves_a_truncated_package(tmp_path: Path) -> None:
-    corpus = corpus_or_skip()
-    out = tmp_path / "dist"
-    args = [
-        sys.executable,
-        "-m",
-        "ankigen",
-        "build",
-        str(corpus / "resources"),
-        "--root",
-        str(corpus),
-        "-q",
-        "--out",
-        str(out),
-    ]
-    started = time.monotonic()
-    subprocess.run(args, capture_output=True, check=False)
-    duration = time.monotonic() - started
-    before = {p.name for p in out.glob("*.apkg")}
-    assert len(before) == 160
-    # Packages are written in the last part of a build: kill it there, at several points.
-    for delay in (duration * 0.55, duration * 0.7, duration * 0.85, duration * 0.95):
-        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        for package in out.glob("*.apkg"):
-            with zipfile.ZipFile(package) as archive:
-                assert archive.testzip() is None, package.name
-        assert {p.name for p in out.glob("*.apkg")} == before
 
 
 def test_two_builds_into_one_folder_at_once(tmp_path: Path, anki_collection: AnkiCollection) -> None:

@@ -14,7 +14,7 @@ import pytest
 from ankigen import build as pipeline
 from ankigen.preview import write_site
 
-from .conftest import REPO, SEEDS
+from .conftest import REPO, SEEDS, missing
 
 CHROMIUM = Path(os.environ.get("ANKIGEN_CHROMIUM", "/usr/bin/chromium"))
 SHOWCASE = REPO / "tests" / "data" / "showcase.md"
@@ -64,9 +64,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must have Chromium at {CHROMIUM} (.ci/run installs it)")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+        missing(f"Chromium at {CHROMIUM}", "apt-get install chromium; .ci/run installs it")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as playwright:
         launched = playwright.chromium.launch(

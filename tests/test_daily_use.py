@@ -252,7 +252,7 @@ def test_the_wheel_carries_its_theme(tmp_path: Path) -> None:
         assert f"ankigen/theme/{data}" in names
     assert "ankigen/py.typed" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "ankigen = ankigen.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "ankigen = ankigen.__main__:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
 def test_every_build_flag_reaches_the_decks(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import os
 from pathlib import Path
 
 import pytest
@@ -110,7 +109,7 @@ def test_seed_answers_render_like_github() -> None:
 def test_corpus_answers_render_like_github() -> None:
     corpus = corpus_or_skip()
     answers = _answers(sorted((corpus / "resources").glob("*.md")))
-    assert len(answers) > 1000 or not os.environ.get("CI")
+    assert len(answers) > 1000  # the whole corpus was read
     found = _differences(answers)
     assert not found, _report(found)
 

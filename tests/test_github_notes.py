@@ -60,7 +60,7 @@ def test_github_notes_in_anki(tmp_path: Path, anki_collection: AnkiCollection) -
     fence_line = BOOK.split("\n").index("> ```cpp") + 1
     warnings = [f"{d.loc}: {d.code}" for d in planned.diagnostics]
     assert warnings == [f"{pipeline.display_path(notes)}:{fence_line}: AG130"], warnings  # the empty fence
-    written = pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written
+    written = pipeline.build([notes], tmp_path / "dist", timestamp=TIMESTAMP).written
     col = anki_collection.import_packages(written).col
     assert {name for (name,) in [(d.name,) for d in col.decks.all_names_and_ids()]} >= {  # type: ignore[attr-defined]
         "Modern C++::std\u2236\u2236variant"

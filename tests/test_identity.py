@@ -102,7 +102,10 @@ def test_identical_copies_are_built_once_with_one_notice(tmp_path: Path) -> None
     folder = write(tmp_path / "notes", {"9781098135126.md": text, "learning-ebpf.md": crlf})
     code, out, err = cli("build", str(folder), "--out", str(tmp_path / "dist"))
     assert code == 0, err
-    assert "Wrote 1 package (1 deck, 2 cards) from 1 book" in out
+    assert "Wrote 1 package (1 deck, 2 cards) from 1 book to" in out and "1 notice (-v to show)" in out
+    assert "AG116" not in err  # a notice: counted, shown with -v
+    code, out, err = cli("build", str(folder), "--out", str(tmp_path / "dist"), "-v")
+    assert code == 0, err
     (notice,) = [line for line in err.splitlines() if "AG116" in line]
     assert "learning-ebpf.md:1:1: notice AG116" in notice and "9781098135126.md" in notice
     assert "AG112" not in err

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, REQUIRE_ALL
 from .readme import command
 
 # The test command runs this whole suite again inside the copy; there, this test stands down.
@@ -36,7 +36,7 @@ def clean_copy(target: Path) -> Path:
 @pytest.mark.skipif(bool(os.environ.get(INNER)), reason="already inside the README test's own run")
 def test_readme_commands_work_on_a_clean_copy(tmp_path: Path) -> None:
     project = clean_copy(tmp_path / "ankigen")
-    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "CI")}
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", REQUIRE_ALL)}
     env[INNER] = "1"
 
     built = subprocess.run(

@@ -22,7 +22,8 @@ DAY = 86400
 
 
 def build(notes: Path, out: Path, timestamp: float | None) -> pipeline.BuildResult:
-    return pipeline.write(pipeline.plan([notes]), out, timestamp=timestamp)
+    """A build as ``ankigen build NOTES --out OUT`` makes it."""
+    return pipeline.build([notes], out, timestamp=timestamp)
 
 
 def note_by_question(col: Any, text: str) -> Any:
@@ -183,7 +184,7 @@ def test_same_question_twice_keeps_both_with_stable_guids(tmp_path: Path, anki_c
     guids = [c.guid for c in planned.decks[0].cards]
     assert len(set(guids)) == 2
     assert [c.guid for c in pipeline.plan([notes]).decks[0].cards] == guids
-    imported = anki_collection.import_packages(pipeline.write(planned, tmp_path / "dist", timestamp=TIMESTAMP).written)
+    imported = anki_collection.import_packages(build(notes, tmp_path / "dist", TIMESTAMP).written)
     assert imported.new == 2
 
 

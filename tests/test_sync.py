@@ -227,7 +227,7 @@ def test_a_note_edited_in_anki_is_a_conflict_until_forced(tmp_path: Path) -> Non
 
 
 def test_a_deck_imported_from_a_package_and_then_synced_is_not_duplicated(tmp_path: Path) -> None:
-    built = pipeline.write(pipeline.plan([SEED]), tmp_path / "dist", timestamp=TIMESTAMP)
+    built = pipeline.build([SEED], tmp_path / "dist", timestamp=TIMESTAMP)
     col_path = tmp_path / "collection.anki2"
     imported = AnkiCollection(col_path)
     imported.import_packages(built.written)

@@ -1,0 +1,167 @@
+"""Ctrl-C and kills at any moment of a real build (the ``ankigen`` entry point in its own process
+group, a cold cache, notes changed before every run so every package is really written again): the
+folder holds complete packages of the previous build or of the new one, never half of one, and no
+temporary file outlives the next build."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ankigen import manifest
+from ankigen.apkginfo import read_package
+
+ANKIGEN = str(Path(sys.executable).with_name("ankigen"))
+BOOKS = 30
+RUNS = 12
+IMAGE = 1 << 20  # a chapter's picture in the kill test: packages of a megabyte, slow to write
+CARD = """<details>
+<summary>Question {n} of book {b}?</summary>
+
+> Answer {n}, version {v}.
+>
+> ```python
+> def answer_{n}(x):
+>     return [x * {n} for _ in range({v})]
+> ```
+</details>
+"""
+
+
+def write_library(notes: Path, version: int, image: int = 0) -> None:
+    """Books in five folders, each with a README index page and three chapters of code cards; with
+    ``image`` bytes, each chapter's first card shows an incompressible image of that size, so that
+    writing the packages takes much of a build."""
+    if image:
+        (notes / "img").mkdir(parents=True, exist_ok=True)
+        for chapter in range(1, 4):
+            picture = notes / "img" / f"chapter-{chapter}.png"
+            if not picture.exists():
+                picture.write_bytes(b"\x89PNG" + os.urandom(image))
+    for b in range(BOOKS):
+        folder = notes / f"subject-{b % 5}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "README.md").write_text(f"# Subject {b % 5}\n\nThe books of this subject.\n", encoding="utf-8")
+        text = f"# Book {b}\n"
+        for chapter in range(1, 4):
+            cards = [CARD.format(n=chapter * 100 + n, b=b, v=version) for n in range(10)]
+            if image:
+                cards[0] = cards[0].replace("</details>", f'>\n> <img src="../img/chapter-{chapter}.png"/>\n</details>')
+            text += f"## Chapter {chapter}/3\n" + "".join(cards)
+        (folder / f"book-{b:02}.md").write_text(text, encoding="utf-8")
+
+
+def versions(out: Path) -> dict[str, int]:
+    """The notes version of every package in ``out``; each must open as a whole package (zip and
+    collection) with all its notes of one version."""
+    found = {}
+    for path in sorted(out.glob("*.apkg")):
+        notes = read_package(path).notes
+        assert len(notes) == 10, path.name
+        seen = {dict(note.fields)["Answer"].split("version ")[1].split(".")[0] for note in notes}
+        assert len(seen) == 1, (path.name, seen)
+        found[path.name] = int(seen.pop())
+    return found
+
+
+def leftovers(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir() if p.name.endswith(".tmp"))
+
+
+def start(notes: Path, out: Path) -> subprocess.Popen[str]:
+    args = [ANKIGEN, "build", str(notes), "--out", str(out), "--no-cache", "-q"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    return subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True
+    )
+
+
+def first_build(notes: Path, out: Path, image: int = 0) -> float:
+    write_library(notes, 0, image)
+    started = time.monotonic()
+    process = start(notes, out)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr
+    assert set(versions(out).values()) == {0} and len(versions(out)) == 3 * BOOKS
+    return time.monotonic() - started
+
+
+def group_is_gone(process: subprocess.Popen[str]) -> bool:
+    """No process of the build's group is left (a worker that outlived the build would go on writing)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_at_any_moment_stops_cleanly_and_keeps_the_previous_build(tmp_path: Path) -> None:
+    notes, out = tmp_path / "notes", tmp_path / "dist"
+    duration = first_build(notes, out)
+    interrupted = 0
+    for run in range(1, RUNS + 1):
+        before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".ankigen.lock"}
+        write_library(notes, run)
+        process = start(notes, out)
+        time.sleep(duration * run / (RUNS + 1))
+        if run % 2:  # a terminal's Ctrl-C: the whole process group
+            os.killpg(process.pid, signal.SIGINT)
+        else:  # `kill -INT` of the main process alone
+            process.send_signal(signal.SIGINT)
+        try:
+            _, stderr = process.communicate(timeout=60)  # a failure bound for a hang, not a speed target
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise AssertionError(f"run {run}: the build hung after Ctrl-C") from None
+        assert group_is_gone(process), f"run {run}: a worker outlived the build"
+        assert leftovers(out) == [], run
+        after = versions(out)
+        if process.returncode == 0:  # the signal came after the build was done
+            assert set(after.values()) == {run}, run
+            continue
+        interrupted += 1
+        assert process.returncode == 130 and stderr == "interrupted\n", (run, process.returncode, stderr)
+        if set(after.values()) != {run}:  # stopped before the new build was put in place: nothing changed
+            now = {p.name: p.read_bytes() for p in out.iterdir() if p.name != ".ankigen.lock"}
+            assert now == before, run
+    assert interrupted >= RUNS // 2
+
+
+def test_kill_while_packages_are_written_leaves_whole_packages_only(tmp_path: Path) -> None:
+    notes, out = tmp_path / "notes", tmp_path / "dist"
+    duration = first_build(notes, out, IMAGE)
+    state = versions(out)
+    partial = 0
+    for run in range(1, RUNS + 1):
+        write_library(notes, run, IMAGE)
+        process = start(notes, out)
+        time.sleep(duration * (0.3 + 0.7 * run / RUNS))  # the later part of a build writes the packages
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        after = versions(out)  # every package opens and is of one version
+        assert set(after) == set(state)
+        for name, version in after.items():
+            assert version in (state[name], run), (run, name, version)
+        partial += len(set(after.values())) > 1
+        recorded = manifest.read(out)
+        assert recorded is not None  # never half-written
+        assert {p.name for p in recorded.packages} <= set(after)
+        state = after
+    # The next build, left alone, removes what the killed ones left and writes the latest notes.
+    process = start(notes, out)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr
+    assert leftovers(out) == []
+    assert set(versions(out).values()) == {RUNS}
+    data = json.loads((out / manifest.MANIFEST_NAME).read_text(encoding="utf-8"))
+    assert len(data["packages"]) == 3 * BOOKS
+    print(f"{partial} of {RUNS} kills left packages of two builds (each one whole)")
