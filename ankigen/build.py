@@ -25,12 +25,12 @@ from pathlib import Path
 
 from ankigen import codes, fsutil, manifest
 from ankigen import extract as ex
-from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract
+from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract, extract_key
 from ankigen.decks import MediaResolver, display_path, empty_notice, file_part, render_book
 from ankigen.errors import AnkigenError, InternalError, UsageError
 from ankigen.fsutil import prepare_out_dir
 from ankigen.library import Candidate, choose, content_digest, discover
-from ankigen.model import Book, DeckOptions, DeckSpec, Diagnostic, Severity, SourceLoc, Split
+from ankigen.model import Book, DeckOptions, DeckSpec, Diagnostic, Extracted, Severity, SourceLoc, Split
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +102,15 @@ def _book(
     try:
         data = ex.read_bytes(path, shown)
         digest = content_digest(data)
-        if cache_dir is None or len(data) > EXTRACT_CACHE_LIMIT:
-            del data  # a large file: read it again, holding one copy of it in memory, not two
-            extracted = ex.read_notes(path, shown)
-        else:
-            extracted = cached_extract(
-                cache_dir, path, shown, data, lambda raw: ex.extract(ex.decode(raw, shown), shown)
-            )
+        key = extract_key(data, shown) if cache_dir is not None else ""
+        large = len(data) > EXTRACT_CACHE_LIMIT
+        if large:
+            del data  # read again if need be, holding one copy of the file in memory, not two
+
+        def fresh() -> Extracted:
+            return ex.read_notes(path, shown) if large else ex.extract(ex.decode(data, shown), shown)
+
+        extracted = fresh() if cache_dir is None else cached_extract(cache_dir, path, shown, key, fresh)
     except AnkigenError as exc:
         diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
         return None, diagnostics, iter(()), digest

@@ -64,8 +64,8 @@ def card_key(card: Card, media: Mapping[str, str]) -> str:
     return hashlib.blake2b("\x1d".join(parts).encode(), digest_size=16).hexdigest()
 
 
-# Files larger than this are extracted from scratch each time: caching them would keep a second
-# copy of the file in memory.
+# A file larger than this is let go of once its cache key is made, and read again only when it
+# must be extracted: never two copies of it in memory.
 EXTRACT_CACHE_LIMIT = 8_000_000
 
 
@@ -215,19 +215,23 @@ def _extracted(value: object, shown: str) -> Extracted:
     return Extracted(book, tuple(_diagnostic(d, shown) for d in _items(value["diagnostics"])))
 
 
-def cached_extract(
-    folder: Path, source: Path, shown: str, data: bytes, extract: Callable[[bytes], Extracted]
-) -> Extracted:
-    """``extract(data)``, or what it gave last time for the same bytes under the same name."""
+def extract_key(data: bytes, shown: str) -> str:
+    """What a file's extraction depends on: its bytes and the name it is shown by."""
+    digest = hashlib.blake2b(data, digest_size=16)
+    digest.update(b"\x00" + shown.encode())
+    return digest.hexdigest()
+
+
+def cached_extract(folder: Path, source: Path, shown: str, key: str, extract: Callable[[], Extracted]) -> Extracted:
+    """``extract()``, or what it gave last time for the same ``extract_key()``."""
     path = folder / namespace() / f"{_file_key(source)}.extract.json"
-    key = hashlib.blake2b(data + b"\x00" + shown.encode(), digest_size=16).hexdigest()
     stored = _read_json(path)
     if isinstance(stored, list) and len(stored) == 2 and stored[0] == key:
         try:
             return _extracted(stored[1], shown)
         except _DamagedError:
             pass
-    result = extract(data)
+    result = extract()
     with contextlib.suppress(_DamagedError):  # a place outside the file: not cached
         _write_json(path, [key, _extracted_data(result, shown)])
     return result
