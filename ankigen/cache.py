@@ -247,8 +247,10 @@ def _fields(value: object) -> Fields:
 class RenderCache:
     """The cached fields of one notes file's cards; ``save()`` keeps only the entries used."""
 
-    def __init__(self, folder: Path | None, source: Path) -> None:
-        self.path = folder / namespace() / f"{_file_key(source)}.json" if folder else None
+    def __init__(self, folder: Path | None, source: Path, part: str = "") -> None:
+        """``part`` names the share of a book's decks that one process renders, each its own file."""
+        name = f"{_file_key(source)}{'.' + part if part else ''}.json"
+        self.path = folder / namespace() / name if folder else None
         self.entries: dict[str, Fields] = {}
         self.used: dict[str, Fields] = {}
         self.misses = 0
