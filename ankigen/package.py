@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import sqlite3
+import sys
 import tempfile
 import time
 import zipfile
@@ -131,20 +132,35 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, when: tuple[int, int,
     archive.writestr(info, data, compresslevel=6)
 
 
-def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme) -> bytes:
+def _fill(
+    cursor: sqlite3.Cursor, decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme
+) -> None:
+    """Every deck and note into an empty collection."""
     model = notetype(theme)
-    with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
+    for spec in decks:
+        deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
+        for card in spec.cards:
+            fields = list(note_fields(card, spec))
+            deck.add_note(_Note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
+        deck.write_to_db(cursor, timestamp, ids)
+
+
+def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme) -> bytes:
+    if sys.version_info >= (3, 11):  # in memory, serialized once: no temporary file, no disk sync
+        conn = sqlite3.connect(":memory:")
+        try:
+            conn.deserialize(_empty_collection())
+            _fill(conn.cursor(), decks, timestamp, ids, theme)
+            conn.commit()
+            return conn.serialize()
+        finally:
+            conn.close()
+    with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:  # the same bytes, through a file
         db_path = Path(tmp) / "collection.anki2"
         db_path.write_bytes(_empty_collection())
         conn = sqlite3.connect(db_path)
         try:
-            cursor = conn.cursor()
-            for spec in decks:
-                deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
-                for card in spec.cards:
-                    fields = list(note_fields(card, spec))
-                    deck.add_note(_Note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
-                deck.write_to_db(cursor, timestamp, ids)
+            _fill(conn.cursor(), decks, timestamp, ids, theme)
             conn.commit()
         finally:
             conn.close()

@@ -1,7 +1,7 @@
 """ankigen's benchmark: every figure and ratio measured in one run, side by side.
 
     python benchmarks/run.py                  # 3,000 cards, 3 runs each, ankdown if installed
-    python benchmarks/run.py --scaling        # and 1k / 10k / 100k cards (slow)
+    python benchmarks/run.py --scaling        # and 1k / 10k / 30k / 100k cards, cold and warm (slow)
     python benchmarks/run.py --single-file    # every card in one notes file (one book), not six
 
 Each measurement is a whole process (as a user runs it), repeated; the table shows medians. Peak
@@ -171,7 +171,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cards", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--scaling", action="store_true", help="also build 1k, 10k and 100k cards")
+    parser.add_argument("--scaling", action="store_true", help="also build 1k, 10k, 30k and 100k cards, cold and warm")
     parser.add_argument("--single-file", action="store_true", help="one notes file (one book) for all the cards")
     parser.add_argument("--ankdown", default=shutil.which("ankdown"), help="ankdown executable (default: on PATH)")
     parser.add_argument("--corpus", type=Path, default=HERE.parent.parent / "shared" / "corpus")
@@ -228,13 +228,17 @@ def main() -> None:
     )
 
     if args.scaling:
-        for size in (1_000, 10_000, 100_000):
+        for size in (1_000, 10_000, 30_000, 100_000):
             folder, target = work / f"scale{size}", work / f"scale{size}-out"
             generate.write_ankigen(generate.cards(size), folder)
             command = [*ANKIGEN, "build", str(folder), "-q", "--out", str(target)]
             rows.append(
                 repeat(f"ankigen cold, {size:,} cards", 1, size, remove(target, cache), lambda _, c=command: c, env)
             )
+            warm = f"ankigen rebuild, nothing changed, {size:,} cards"
+            rows.append(repeat(warm, args.repeat, size, nothing, lambda _, c=command: c, env))
+            shutil.rmtree(folder)
+            shutil.rmtree(target)
     if (args.corpus / "resources").is_dir():
         target = work / "corpus"
         corpus = [
