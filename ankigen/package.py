@@ -1,4 +1,5 @@
-"""DeckSpec -> ``.apkg`` file. The only module that imports genanki.
+"""DeckSpec -> ``.apkg`` file. The only module that imports genanki, and only when it writes a
+package: a build that finds every package unchanged never loads it.
 
 The notetype below is a public contract (see ``../shared/ANKI.md``): Anki matches it by id, and
 renaming, adding or removing a field or template makes Anki import a copy instead of updating
@@ -21,12 +22,15 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import genanki
 from pygments.formatters import HtmlFormatter
 
 from ankigen.fsutil import temp_file
 from ankigen.model import DeckSpec, RenderedCard, Theme
+
+if TYPE_CHECKING:
+    import genanki
 
 MODEL_ID = 1894536271
 MODEL_NAME = "ankigen"
@@ -35,9 +39,19 @@ TEMPLATE_NAME = "Card 1"
 _NIGHT = (".nightMode", ".night_mode")
 
 
+# Anki's base91 digits, in genanki's order.
+_BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
+
+
 def guid_for(*parts: str) -> str:
-    """An Anki note GUID from stable parts (genanki's base91 of a SHA-256 prefix)."""
-    return str(genanki.guid_for(*parts))
+    """An Anki note GUID from stable parts: genanki's ``guid_for`` (base91 of a SHA-256 prefix),
+    written out so that computing GUIDs does not load genanki (a test compares the two)."""
+    number = int.from_bytes(hashlib.sha256("__".join(parts).encode()).digest()[:8], "big")
+    digits = []
+    while number > 0:
+        number, digit = divmod(number, len(_BASE91))
+        digits.append(_BASE91[digit])
+    return "".join(reversed(digits))
 
 
 def deck_id(deck_name: str) -> int:
@@ -84,6 +98,8 @@ def card_css(theme: Theme = DEFAULT_THEME) -> str:
 @lru_cache(maxsize=8)
 def notetype(theme: Theme = DEFAULT_THEME) -> genanki.Model:
     """The one notetype every ankigen note uses."""
+    import genanki
+
     return genanki.Model(
         MODEL_ID,
         MODEL_NAME,
@@ -102,11 +118,17 @@ def note_fields(card: RenderedCard, spec: DeckSpec) -> tuple[str, ...]:
     return (card.question, card.answer, card.resources, card.references, *(html.escape(t, quote=False) for t in text))
 
 
-class _Note(genanki.Note):  # type: ignore[misc]
-    """genanki's Note without its HTML-tag regex check (our fields are generated HTML)."""
+@lru_cache(maxsize=1)
+def _note_class() -> Any:
+    import genanki
 
-    def _check_invalid_html_tags_in_fields(self) -> None:
-        return None
+    class _Note(genanki.Note):  # type: ignore[misc]
+        """genanki's Note without its HTML-tag regex check (our fields are generated HTML)."""
+
+        def _check_invalid_html_tags_in_fields(self) -> None:
+            return None
+
+    return _Note
 
 
 # Zip entry times cannot precede 1980; a fixed time keeps the archive reproducible.
@@ -136,12 +158,14 @@ def _fill(
     cursor: sqlite3.Cursor, decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme
 ) -> None:
     """Every deck and note into an empty collection."""
-    model = notetype(theme)
+    import genanki
+
+    model, note = notetype(theme), _note_class()
     for spec in decks:
         deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
         for card in spec.cards:
             fields = list(note_fields(card, spec))
-            deck.add_note(_Note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
+            deck.add_note(note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
         deck.write_to_db(cursor, timestamp, ids)
 
 
@@ -171,6 +195,8 @@ def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator
 def _empty_collection() -> bytes:
     """genanki's empty collection (schema and ``col`` row), made once: what ``Package.write_to_db``
     would build again for every package."""
+    import genanki
+
     with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
         db_path = Path(tmp) / "empty.anki2"
         conn = sqlite3.connect(db_path)
