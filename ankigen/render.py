@@ -15,6 +15,8 @@ from xml.etree.ElementTree import Element, SubElement
 import markdown
 from markdown.blockprocessors import BlockQuoteProcessor
 from markdown.extensions import Extension
+from markdown.extensions.sane_lists import SaneListExtension
+from markdown.extensions.tables import TableExtension
 from markdown.inlinepatterns import (
     IMAGE_LINK_RE,
     LINK_RE,
@@ -32,6 +34,9 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
+from pymdownx.arithmatex import ArithmatexExtension
+from pymdownx.magiclink import MagiclinkExtension
+from pymdownx.tilde import DeleteSubExtension
 
 from ankigen.fences import fence_open
 from ankigen.model import Card, Fields
@@ -537,19 +542,17 @@ _BLOCKS = _BlocksExtension()
 
 
 def _new_markdown() -> markdown.Markdown:
+    # Extensions as objects, not names: a name is looked up among every installed package's entry
+    # points, which takes longer than all the rest of making the converter.
     return markdown.Markdown(
         extensions=[
             _BLOCKS,
-            "tables",
-            "sane_lists",
-            "pymdownx.arithmatex",
-            "pymdownx.magiclink",
-            "pymdownx.tilde",
+            TableExtension(),
+            SaneListExtension(),
+            ArithmatexExtension(generic=True, smart_dollar=True),
+            MagiclinkExtension(),
+            DeleteSubExtension(subscript=False),
         ],
-        extension_configs={
-            "pymdownx.arithmatex": {"generic": True, "smart_dollar": True},
-            "pymdownx.tilde": {"subscript": False},
-        },
         output_format="html",
     )
 
