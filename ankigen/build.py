@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ankigen import codes, fsutil, manifest
 from ankigen import extract as ex
-from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract, extract_key
+from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract, extract_key, has_renders
 from ankigen.decks import MediaResolver, deck_sizes, display_path, empty_notice, file_part, render_book
 from ankigen.errors import AnkigenError, InternalError, UsageError
 from ankigen.fsutil import prepare_out_dir
@@ -469,7 +469,7 @@ def _build(
     workers = jobs or default_jobs()
     for path in files:
         space = _id_space(path)
-        count = _shares(len(files), workers, space, options)
+        count = _shares(len(files), workers, space, options) if not has_renders(cache_dir, path) else 1
         shown, images = display_path(path), image_root(path)
         work.extend(
             _Job(path, shown, images, cache_dir, out_dir, stamp, next_id, known, options, Share(index, count))
@@ -510,8 +510,9 @@ def _build(
     )
 
 
-# A book is spread over the workers when there are fewer books than workers and it has at least
-# this many cards (by the ids it may need): below that, reading it again in each costs more.
+# A book is spread over the workers when it is built cold (nothing of it cached), there are fewer
+# books than workers, and it has at least this many cards (by the ids it may need): below that,
+# reading it again in each costs more. Once cached, a rebuild renders too little to gain from it.
 _SHARED_BOOK = 400
 
 

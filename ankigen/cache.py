@@ -244,22 +244,37 @@ def _fields(value: object) -> Fields:
     return Fields(_text(question), _text(answer), _text(resources), _text(references), unsafe)
 
 
+def _share_files(folder: Path, source: Path) -> list[Path]:
+    return sorted((folder / namespace()).glob(f"{_file_key(source)}.[0-9]*of[0-9]*.json"))
+
+
+def has_renders(folder: Path | None, source: Path) -> bool:
+    """Whether the cache holds rendered cards of this notes file (in one file or in shares)."""
+    if folder is None:
+        return False
+    return (folder / namespace() / f"{_file_key(source)}.json").is_file() or bool(_share_files(folder, source))
+
+
 class RenderCache:
-    """The cached fields of one notes file's cards; ``save()`` keeps only the entries used."""
+    """The cached fields of one notes file's cards; ``save()`` keeps only the entries used.
+
+    A book built cold by several processes keeps one file per share (``part``); the next build,
+    made by one process as the book is cached, reads them all and keeps one file again."""
 
     def __init__(self, folder: Path | None, source: Path, part: str = "") -> None:
-        """``part`` names the share of a book's decks that one process renders, each its own file."""
         name = f"{_file_key(source)}{'.' + part if part else ''}.json"
         self.path = folder / namespace() / name if folder else None
+        self.shares = _share_files(folder, source) if folder and not part else []
         self.entries: dict[str, Fields] = {}
         self.used: dict[str, Fields] = {}
         self.misses = 0
-        stored = _read_json(self.path) if self.path is not None else None
-        if isinstance(stored, dict):
-            try:
-                self.entries = {_text(key): _fields(value) for key, value in stored.items()}
-            except _DamagedError:
-                self.entries = {}
+        for path in [self.path, *self.shares] if self.path is not None else []:
+            stored = _read_json(path)
+            if isinstance(stored, dict):
+                try:
+                    self.entries.update({_text(key): _fields(value) for key, value in stored.items()})
+                except _DamagedError:
+                    continue
 
     def get(self, key: str) -> Fields | None:
         found = self.entries.get(key)
@@ -273,7 +288,10 @@ class RenderCache:
 
     def save(self) -> None:
         """Write the entries this build used, if anything changed; a failure only costs speed."""
-        if self.path is None or (self.misses == 0 and len(self.used) == len(self.entries)):
+        unchanged = self.misses == 0 and len(self.used) == len(self.entries) and not self.shares
+        if self.path is None or unchanged:
             return
         stored = {key: [f.question, f.answer, f.resources, f.references, f.unsafe] for key, f in self.used.items()}
         _write_json(self.path, stored)
+        for share in self.shares:
+            share.unlink(missing_ok=True)

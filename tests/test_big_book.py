@@ -61,6 +61,13 @@ def test_a_book_built_by_two_workers_is_the_book_built_by_one(tmp_path: Path) ->
     assert found.count(codes.DUPLICATE_QUESTION) == 1
     assert found.count(codes.MISSING_IMAGE) == 1
     assert found.count(codes.EMPTY_SECTIONS) == 1
-    warm = _build(notes, tmp_path / "two", tmp_path / "cache-two", jobs=2)  # from each share's cache
+    # Cached, the book is built by one process again, from the shares' caches, kept as one file.
+    cached = tmp_path / "cache-two"
+    shares = {path.name: path.read_text(encoding="utf-8") for path in cached.rglob("*of2.json")}
+    for name, text in shares.items():  # a render served from a share's cache shows
+        (next(cached.rglob(name))).write_text(text.replace("in case 0?", "in case 0 (cached)?"), encoding="utf-8")
+    warm = _build(notes, tmp_path / "two", cached, jobs=2)
     assert warm.diagnostics == one.diagnostics
-    assert _files(tmp_path / "one") == _files(tmp_path / "two")
+    assert list(cached.rglob("*of2.json")) == []
+    [whole] = [path for path in cached.rglob("*.json") if not path.name.endswith(".extract.json")]
+    assert "in case 0 (cached)?" in whole.read_text(encoding="utf-8")
