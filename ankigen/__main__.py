@@ -1,5 +1,6 @@
 """``python -m ankigen`` and the ``ankigen`` command."""
 
+import signal
 import sys
 from typing import NoReturn
 
@@ -19,6 +20,9 @@ def main() -> None:
     except SystemExit as stop:
         if stop.code == INTERRUPTED:
             _interrupted()
+        # Done: while Python shuts down, its Ctrl-C handler is gone and a Ctrl-C would kill the
+        # process (exit -2, no word) after the work is complete. It is ignored instead.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise
 
 
