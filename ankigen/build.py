@@ -20,17 +20,17 @@ import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ankigen import codes, fsutil, manifest
 from ankigen import extract as ex
-from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract
-from ankigen.decks import MediaResolver, display_path, empty_notice, file_part, render_book
+from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract, extract_key, has_renders
+from ankigen.decks import MediaResolver, deck_sizes, display_path, empty_notice, file_part, render_book
 from ankigen.errors import AnkigenError, InternalError, UsageError
 from ankigen.fsutil import prepare_out_dir
 from ankigen.library import Candidate, choose, content_digest, discover
-from ankigen.model import Book, DeckOptions, DeckSpec, Diagnostic, Severity, SourceLoc, Split
+from ankigen.model import Book, DeckOptions, DeckSpec, Diagnostic, Extracted, Severity, Share, SourceLoc, Split
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,37 +92,42 @@ class ImageRoots:
 
 
 def _book(
-    path: Path, shown: str, root: Path, cache_dir: Path | None, options: DeckOptions
+    path: Path, shown: str, root: Path, cache_dir: Path | None, options: DeckOptions, share: Share = Share()
 ) -> tuple[Book | None, list[Diagnostic], Iterator[DeckSpec], str]:
-    """One notes file read and extracted, with the digest of its notes; its decks rendered (through
-    the cache) as they are consumed, so a writer holds one chapter's HTML at a time. The
-    diagnostics grow meanwhile."""
+    """One notes file read and extracted, with the digest of its notes; its decks (of its
+    ``share``) rendered (through the cache) as they are consumed, so a writer holds one chapter's
+    HTML at a time. The diagnostics grow meanwhile; those about the file as a whole come with the
+    first share only."""
     diagnostics: list[Diagnostic] = []
+    whole = diagnostics if share.index == 0 else []
     digest = ""
     try:
         data = ex.read_bytes(path, shown)
         digest = content_digest(data)
-        if cache_dir is None or len(data) > EXTRACT_CACHE_LIMIT:
-            del data  # a large file: read it again, holding one copy of it in memory, not two
-            extracted = ex.read_notes(path, shown)
-        else:
-            extracted = cached_extract(
-                cache_dir, path, shown, data, lambda raw: ex.extract(ex.decode(raw, shown), shown)
-            )
+        key = extract_key(data, shown) if cache_dir is not None else ""
+        large = len(data) > EXTRACT_CACHE_LIMIT
+        if large:
+            del data  # read again if need be, holding one copy of the file in memory, not two
+
+        def fresh() -> Extracted:
+            return ex.read_notes(path, shown) if large else ex.extract(ex.decode(data, shown), shown)
+
+        extracted = fresh() if cache_dir is None else cached_extract(cache_dir, path, shown, key, fresh)
     except AnkigenError as exc:
-        diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
+        whole.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
         return None, diagnostics, iter(()), digest
-    diagnostics.extend(extracted.diagnostics)
+    whole.extend(extracted.diagnostics)
     book = extracted.book
     if book is None or book.card_count == 0:
         return book, diagnostics, iter(()), digest
     notice = empty_notice(book, shown)
     if notice:
-        diagnostics.append(notice)
+        whole.append(notice)
 
     def decks(book: Book) -> Iterator[DeckSpec]:
-        cache = RenderCache(cache_dir, path)
-        yield from render_book(book, MediaResolver(root, diagnostics), shown, diagnostics, cache, options)
+        cache = RenderCache(cache_dir, path, "" if share.count == 1 else f"{share.index}of{share.count}")
+        media = MediaResolver(root, diagnostics)
+        yield from render_book(book, media, shown, diagnostics, cache, options, share)
         cache.save()
 
     return book, diagnostics, decks(book), digest
@@ -201,6 +206,7 @@ class _Job:
     first_id: int
     previous: Mapping[str, str]  # file name -> content digest of the package already in out_dir
     options: DeckOptions
+    share: Share  # a big book is spread over the workers by runs of chapters (split by chapter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,9 +273,9 @@ def _first_id(stamp: int) -> int:
     return max(stamp * 1000, 1)
 
 
-def _ids_needed(decks: Sequence[DeckSpec]) -> int:
-    """How many ids a package of these decks takes: a note id and a card id per card, and one spare."""
-    return sum(2 * len(spec.cards) for spec in decks) + 1
+def _ids_needed(cards: int) -> int:
+    """How many ids a package of this many cards takes: a note id and a card id per card, and one spare."""
+    return 2 * cards + 1
 
 
 def _records(decks: Sequence[DeckSpec]) -> list[manifest.CardRecord]:
@@ -278,16 +284,19 @@ def _records(decks: Sequence[DeckSpec]) -> list[manifest.CardRecord]:
 
 def _run(job: _Job) -> _Outcome:
     """One notes file, start to end: the unit of work of a build job."""
-    book, diagnostics, rendered, digest = _book(job.path, job.shown, job.root, job.cache_dir, job.options)
+    book, diagnostics, rendered, digest = _book(job.path, job.shown, job.root, job.cache_dir, job.options, job.share)
     packages: list[StagedPackage] = []
     records: list[manifest.CardRecord] = []
     kept: tuple[DeckSpec, ...] = ()
     next_id = job.first_id
     split = job.options.split
     if split is Split.CHAPTER:
+        if book is not None and job.share.count > 1:  # ids as if one job had made the decks before
+            sizes = deck_sizes(book, job.options)
+            next_id += sum(_ids_needed(size) for size in sizes[: job.share.decks(sizes).start])
         for spec in rendered:  # one chapter's HTML in memory at a time
             packages.append(_package([spec], spec.filename, job.out_dir, job.stamp, next_id, job.previous, job.options))
-            next_id += _ids_needed([spec])
+            next_id += _ids_needed(len(spec.cards))
             records.extend(_records([spec]))
     else:
         decks = list(rendered)
@@ -457,19 +466,24 @@ def _build(
     known = {f.name: f.digest for f in previous.packages} if previous else {}
     work: list[_Job] = []
     next_id = _first_id(stamp)
+    workers = jobs or default_jobs()
     for path in files:
-        work.append(
-            _Job(path, display_path(path), image_root(path), cache_dir, out_dir, stamp, next_id, known, options)
+        space = _id_space(path)
+        count = _shares(len(files), workers, space, options) if not has_renders(cache_dir, path) else 1
+        shown, images = display_path(path), image_root(path)
+        work.extend(
+            _Job(path, shown, images, cache_dir, out_dir, stamp, next_id, known, options, Share(index, count))
+            for index in range(count)
         )
-        next_id += _id_space(path)
+        next_id += space
 
     outcomes: list[_Outcome] = []
     packages: list[StagedPackage] = []
     try:
-        with closing(_outcomes(work, jobs or default_jobs(), progress)) as results:
+        with closing(_outcomes(work, workers, progress)) as results:
             for outcome in results:
                 outcomes.append(outcome)  # one by one: an interrupt still finds what they staged
-        taken = _take(outcomes, out_dir)
+        taken = _take(_whole_books(outcomes), out_dir)
         packages.extend(taken.packages)
         if options.split is Split.ALL and taken.decks:
             packages.append(_package(taken.decks, ALL_PACKAGE, out_dir, stamp, _first_id(stamp), known, options))
@@ -494,6 +508,37 @@ def _build(
     return BuildResult(
         ordered, tuple(packages), len(files), taken.built, tuple(written), tuple(unchanged), removed, gone, stamp, True
     )
+
+
+# A book is spread over the workers when it is built cold (nothing of it cached), there are fewer
+# books than workers, and it has at least this many cards (by the ids it may need): below that,
+# reading it again in each costs more. Once cached, a rebuild renders too little to gain from it.
+_SHARED_BOOK = 400
+
+
+def _shares(files: int, workers: int, id_space: int, options: DeckOptions) -> int:
+    """Into how many shares (runs of chapters, each a job) a notes file's decks are split."""
+    if options.split is not Split.CHAPTER or files >= workers or id_space < 2 * _SHARED_BOOK:
+        return 1
+    return -(-workers // files)
+
+
+def _whole_books(outcomes: Sequence[_Outcome]) -> list[_Outcome]:
+    """The outcomes of the shares of a book (consecutive, in order) joined into the book's."""
+    whole: list[_Outcome] = []
+    for outcome in outcomes:
+        if not whole or whole[-1].path != outcome.path:
+            whole.append(outcome)
+            continue
+        first = whole[-1]
+        whole[-1] = replace(
+            first,
+            clean=first.clean and outcome.clean,
+            diagnostics=first.diagnostics + outcome.diagnostics,
+            packages=first.packages + outcome.packages,
+            records=first.records + outcome.records,
+        )
+    return whole
 
 
 @dataclass(frozen=True, slots=True)

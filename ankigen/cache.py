@@ -64,8 +64,8 @@ def card_key(card: Card, media: Mapping[str, str]) -> str:
     return hashlib.blake2b("\x1d".join(parts).encode(), digest_size=16).hexdigest()
 
 
-# Files larger than this are extracted from scratch each time: caching them would keep a second
-# copy of the file in memory.
+# A file larger than this is let go of once its cache key is made, and read again only when it
+# must be extracted: never two copies of it in memory.
 EXTRACT_CACHE_LIMIT = 8_000_000
 
 
@@ -215,19 +215,23 @@ def _extracted(value: object, shown: str) -> Extracted:
     return Extracted(book, tuple(_diagnostic(d, shown) for d in _items(value["diagnostics"])))
 
 
-def cached_extract(
-    folder: Path, source: Path, shown: str, data: bytes, extract: Callable[[bytes], Extracted]
-) -> Extracted:
-    """``extract(data)``, or what it gave last time for the same bytes under the same name."""
+def extract_key(data: bytes, shown: str) -> str:
+    """What a file's extraction depends on: its bytes and the name it is shown by."""
+    digest = hashlib.blake2b(data, digest_size=16)
+    digest.update(b"\x00" + shown.encode())
+    return digest.hexdigest()
+
+
+def cached_extract(folder: Path, source: Path, shown: str, key: str, extract: Callable[[], Extracted]) -> Extracted:
+    """``extract()``, or what it gave last time for the same ``extract_key()``."""
     path = folder / namespace() / f"{_file_key(source)}.extract.json"
-    key = hashlib.blake2b(data + b"\x00" + shown.encode(), digest_size=16).hexdigest()
     stored = _read_json(path)
     if isinstance(stored, list) and len(stored) == 2 and stored[0] == key:
         try:
             return _extracted(stored[1], shown)
         except _DamagedError:
             pass
-    result = extract(data)
+    result = extract()
     with contextlib.suppress(_DamagedError):  # a place outside the file: not cached
         _write_json(path, [key, _extracted_data(result, shown)])
     return result
@@ -240,20 +244,37 @@ def _fields(value: object) -> Fields:
     return Fields(_text(question), _text(answer), _text(resources), _text(references), unsafe)
 
 
-class RenderCache:
-    """The cached fields of one notes file's cards; ``save()`` keeps only the entries used."""
+def _share_files(folder: Path, source: Path) -> list[Path]:
+    return sorted((folder / namespace()).glob(f"{_file_key(source)}.[0-9]*of[0-9]*.json"))
 
-    def __init__(self, folder: Path | None, source: Path) -> None:
-        self.path = folder / namespace() / f"{_file_key(source)}.json" if folder else None
+
+def has_renders(folder: Path | None, source: Path) -> bool:
+    """Whether the cache holds rendered cards of this notes file (in one file or in shares)."""
+    if folder is None:
+        return False
+    return (folder / namespace() / f"{_file_key(source)}.json").is_file() or bool(_share_files(folder, source))
+
+
+class RenderCache:
+    """The cached fields of one notes file's cards; ``save()`` keeps only the entries used.
+
+    A book built cold by several processes keeps one file per share (``part``); the next build,
+    made by one process as the book is cached, reads them all and keeps one file again."""
+
+    def __init__(self, folder: Path | None, source: Path, part: str = "") -> None:
+        name = f"{_file_key(source)}{'.' + part if part else ''}.json"
+        self.path = folder / namespace() / name if folder else None
+        self.shares = _share_files(folder, source) if folder and not part else []
         self.entries: dict[str, Fields] = {}
         self.used: dict[str, Fields] = {}
         self.misses = 0
-        stored = _read_json(self.path) if self.path is not None else None
-        if isinstance(stored, dict):
-            try:
-                self.entries = {_text(key): _fields(value) for key, value in stored.items()}
-            except _DamagedError:
-                self.entries = {}
+        for path in [self.path, *self.shares] if self.path is not None else []:
+            stored = _read_json(path)
+            if isinstance(stored, dict):
+                try:
+                    self.entries.update({_text(key): _fields(value) for key, value in stored.items()})
+                except _DamagedError:
+                    continue
 
     def get(self, key: str) -> Fields | None:
         found = self.entries.get(key)
@@ -267,7 +288,10 @@ class RenderCache:
 
     def save(self) -> None:
         """Write the entries this build used, if anything changed; a failure only costs speed."""
-        if self.path is None or (self.misses == 0 and len(self.used) == len(self.entries)):
+        unchanged = self.misses == 0 and len(self.used) == len(self.entries) and not self.shares
+        if self.path is None or unchanged:
             return
         stored = {key: [f.question, f.answer, f.resources, f.references, f.unsafe] for key, f in self.used.items()}
         _write_json(self.path, stored)
+        for share in self.shares:
+            share.unlink(missing_ok=True)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from rich.console import Console
 
 from ankigen import __version__
 from ankigen.errors import AnkigenError, InterruptError, UsageError
@@ -25,6 +24,7 @@ from ankigen.manifest import MANIFEST_NAME
 from ankigen.model import DeckOptions, Diagnostic, Severity, Split, Theme
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from rich.progress import TaskID
 
     from ankigen.build import BuildResult
@@ -43,7 +43,10 @@ _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTI
 
 
 def _consoles() -> tuple[Console, Console]:
-    """stdout and stderr; colour off with NO_COLOR, and plain text whenever not a terminal."""
+    """stdout and stderr; colour off with NO_COLOR, and plain text whenever not a terminal. Rich is
+    imported here, not at the top: ``--help`` and ``--version`` never need it."""
+    from rich.console import Console
+
     plain = bool(os.environ.get("NO_COLOR"))  # no-color.org: and then no other styling either
     if plain:
         return Console(color_system=None, highlight=False, soft_wrap=True), Console(

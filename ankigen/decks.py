@@ -24,6 +24,7 @@ from ankigen.model import (
     MediaFile,
     RenderedCard,
     Section,
+    Share,
     SourceLoc,
 )
 from ankigen.package import guid_for
@@ -151,6 +152,15 @@ class _Deck:
     preamble: bool
     sections: list[Section]
 
+    @property
+    def size(self) -> int:
+        return sum(len(section.cards) for section in self.sections)
+
+
+def deck_sizes(book: Book, options: DeckOptions) -> list[int]:
+    """The number of cards of each deck of the book, in order."""
+    return [deck.size for deck in _decks(book, options, [])]
+
 
 def _decks(book: Book, options: DeckOptions, diagnostics: list[Diagnostic]) -> list[_Deck]:
     """The book's decks in the order they first appear; a section that gives the deck of an earlier
@@ -199,14 +209,20 @@ def render_book(
     diagnostics: list[Diagnostic],
     cache: RenderCache,
     options: DeckOptions = DeckOptions(),
+    share: Share = Share(),
 ) -> Iterator[DeckSpec]:
-    """Every deck of a book as a DeckSpec, cards rendered to HTML, one deck at a time (a caller
-    that writes each as it comes holds one deck's HTML at once, not the book's)."""
+    """Every deck of a book (of its ``share``) as a DeckSpec, cards rendered to HTML, one deck at a
+    time (a caller that writes each as it comes holds one deck's HTML at once, not the book's).
+    What is found about the book as a whole is reported by its first share only."""
     occurrences = _occurrences(book)
     book_slug = slug(book.title)
     book_part = file_part(book.title)
-    cover = media.resolve(book.cover, book.path, cover=True) if book.cover else None
-    for deck in _decks(book, options, diagnostics):
+    whole = diagnostics if share.index == 0 else []
+    cover_media = media if share.index == 0 else MediaResolver(media.root, whole)
+    cover = cover_media.resolve(book.cover, book.path, cover=True) if book.cover else None
+    decks = _decks(book, options, whole)
+    chosen = share.decks([deck.size for deck in decks])
+    for deck in decks[chosen.start : chosen.stop]:
         files: dict[Path, MediaFile] = {}
         if cover:
             files[cover.path] = cover

@@ -22,7 +22,8 @@ class Fence:
 
     @property
     def lang(self) -> str:
-        return self.info.split()[0].lower() if self.info else ""
+        words = self.info.split()  # an info string of only a no-break space has none
+        return words[0].lower() if words else ""
 
     def closed_by(self, line: str) -> bool:
         stripped = line.strip()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -165,3 +167,22 @@ class DeckOptions:
     tags: tuple[str, ...] = ()  # extra tags on every note
     theme: Theme = Theme()
     split: Split = Split.CHAPTER
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """Part ``index`` of ``count`` of a book's decks: a big book is built by several processes,
+    each rendering and packaging a run of its chapters (identity stays book-wide)."""
+
+    index: int = 0
+    count: int = 1
+
+    def decks(self, sizes: Sequence[int]) -> range:
+        """The run of decks (by their number of cards, in order) that is this part: runs of about
+        as many cards each."""
+        total = max(1, sum(sizes))
+        parts, before = [], 0
+        for size in sizes:
+            parts.append(min(self.count - 1, before * self.count // total))
+            before += size
+        return range(bisect_left(parts, self.index), bisect_left(parts, self.index + 1))

@@ -1,4 +1,5 @@
-"""DeckSpec -> ``.apkg`` file. The only module that imports genanki.
+"""DeckSpec -> ``.apkg`` file. The only module that imports genanki, and only when it writes a
+package: a build that finds every package unchanged never loads it.
 
 The notetype below is a public contract (see ``../shared/ANKI.md``): Anki matches it by id, and
 renaming, adding or removing a field or template makes Anki import a copy instead of updating
@@ -13,6 +14,7 @@ import itertools
 import json
 import os
 import sqlite3
+import sys
 import tempfile
 import time
 import zipfile
@@ -20,12 +22,15 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import genanki
 from pygments.formatters import HtmlFormatter
 
 from ankigen.fsutil import temp_file
 from ankigen.model import DeckSpec, RenderedCard, Theme
+
+if TYPE_CHECKING:
+    import genanki
 
 MODEL_ID = 1894536271
 MODEL_NAME = "ankigen"
@@ -34,9 +39,19 @@ TEMPLATE_NAME = "Card 1"
 _NIGHT = (".nightMode", ".night_mode")
 
 
+# Anki's base91 digits, in genanki's order.
+_BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
+
+
 def guid_for(*parts: str) -> str:
-    """An Anki note GUID from stable parts (genanki's base91 of a SHA-256 prefix)."""
-    return str(genanki.guid_for(*parts))
+    """An Anki note GUID from stable parts: genanki's ``guid_for`` (base91 of a SHA-256 prefix),
+    written out so that computing GUIDs does not load genanki (a test compares the two)."""
+    number = int.from_bytes(hashlib.sha256("__".join(parts).encode()).digest()[:8], "big")
+    digits = []
+    while number > 0:
+        number, digit = divmod(number, len(_BASE91))
+        digits.append(_BASE91[digit])
+    return "".join(reversed(digits))
 
 
 def deck_id(deck_name: str) -> int:
@@ -83,6 +98,8 @@ def card_css(theme: Theme = DEFAULT_THEME) -> str:
 @lru_cache(maxsize=8)
 def notetype(theme: Theme = DEFAULT_THEME) -> genanki.Model:
     """The one notetype every ankigen note uses."""
+    import genanki
+
     return genanki.Model(
         MODEL_ID,
         MODEL_NAME,
@@ -101,11 +118,17 @@ def note_fields(card: RenderedCard, spec: DeckSpec) -> tuple[str, ...]:
     return (card.question, card.answer, card.resources, card.references, *(html.escape(t, quote=False) for t in text))
 
 
-class _Note(genanki.Note):  # type: ignore[misc]
-    """genanki's Note without its HTML-tag regex check (our fields are generated HTML)."""
+@lru_cache(maxsize=1)
+def _note_class() -> Any:
+    import genanki
 
-    def _check_invalid_html_tags_in_fields(self) -> None:
-        return None
+    class _Note(genanki.Note):  # type: ignore[misc]
+        """genanki's Note without its HTML-tag regex check (our fields are generated HTML)."""
+
+        def _check_invalid_html_tags_in_fields(self) -> None:
+            return None
+
+    return _Note
 
 
 # Zip entry times cannot precede 1980; a fixed time keeps the archive reproducible.
@@ -131,20 +154,37 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, when: tuple[int, int,
     archive.writestr(info, data, compresslevel=6)
 
 
+def _fill(
+    cursor: sqlite3.Cursor, decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme
+) -> None:
+    """Every deck and note into an empty collection."""
+    import genanki
+
+    model, note = notetype(theme), _note_class()
+    for spec in decks:
+        deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
+        for card in spec.cards:
+            fields = list(note_fields(card, spec))
+            deck.add_note(note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
+        deck.write_to_db(cursor, timestamp, ids)
+
+
 def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme) -> bytes:
-    model = notetype(theme)
-    with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
+    if sys.version_info >= (3, 11):  # in memory, serialized once: no temporary file, no disk sync
+        conn = sqlite3.connect(":memory:")
+        try:
+            conn.deserialize(_empty_collection())
+            _fill(conn.cursor(), decks, timestamp, ids, theme)
+            conn.commit()
+            return conn.serialize()
+        finally:
+            conn.close()
+    with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:  # the same bytes, through a file
         db_path = Path(tmp) / "collection.anki2"
         db_path.write_bytes(_empty_collection())
         conn = sqlite3.connect(db_path)
         try:
-            cursor = conn.cursor()
-            for spec in decks:
-                deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
-                for card in spec.cards:
-                    fields = list(note_fields(card, spec))
-                    deck.add_note(_Note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
-                deck.write_to_db(cursor, timestamp, ids)
+            _fill(conn.cursor(), decks, timestamp, ids, theme)
             conn.commit()
         finally:
             conn.close()
@@ -155,6 +195,8 @@ def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator
 def _empty_collection() -> bytes:
     """genanki's empty collection (schema and ``col`` row), made once: what ``Package.write_to_db``
     would build again for every package."""
+    import genanki
+
     with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
         db_path = Path(tmp) / "empty.anki2"
         conn = sqlite3.connect(db_path)

@@ -78,12 +78,57 @@ def escape_non_tags(fragment: str) -> str:
     return _TAG.sub(keep_or_escape, fragment)
 
 
-def sanitize(fragment: str) -> tuple[str, bool]:
-    """The fragment with only safe HTML left, and whether anything unsafe was removed."""
+def sanitize(fragment: str, *, fast: bool = True) -> tuple[str, bool]:
+    """The fragment with only safe HTML left, and whether anything unsafe was removed. ``fast``
+    lets markup the cleaner would give back unchanged skip it (the same HTML, as tests check)."""
     if not fragment:
         return fragment, False
+    if fast and (inert := _inert(fragment)) is not None:
+        return inert, False
     unsafe = bool(_UNSAFE.search(fragment))
     return _CLEANER.clean(escape_non_tags(fragment)), unsafe
+
+
+# What the cleaner leaves as it is: text without characters it would escape or replace, a few
+# tags without attributes (the ones ankigen writes for code spans, emphasis and the footer lists),
+# properly nested; and a link to a plain web address, to which it adds only its ``rel``.
+_INERT_TEXT = re.compile(r"(?:[^<>&\x00-\x08\x0b-\x1f\x7f\r\xa0]|&(?:lt|gt|amp);)*")
+_INERT_TAG = re.compile(
+    r"<(?:(?P<close>/)(?P<end>code|b|i|em|strong|li|ul|a)|(?P<name>code|b|i|em|strong|li)"
+    r'|(?P<list>ul) class="(?:resources|references)"|(?P<link>a) href="(?P<href>https?://[\w.-]+(?:/[\w./%~+-]*)?)")>'
+)
+_INLINE = frozenset({"code", "b", "i", "em", "strong", "a"})
+
+
+def _inert(fragment: str) -> str | None:
+    """The fragment as the cleaner would give it back, if it is only inert markup; else None."""
+    out: list[str] = []
+    open_tags: list[str] = []
+    position = 0
+    for tag in _INERT_TAG.finditer(fragment):
+        text = fragment[position : tag.start()]
+        if not _INERT_TEXT.fullmatch(text) or (text and open_tags and open_tags[-1] == "ul"):
+            return None
+        out.append(text)
+        position = tag.end()
+        parent = open_tags[-1] if open_tags else None
+        if tag.group("close"):
+            if parent != tag.group("end"):
+                return None
+            open_tags.pop()
+            out.append(tag.group(0))
+            continue
+        name = tag.group("name") or tag.group("list") or tag.group("link")
+        fits = {"li": parent == "ul", "ul": parent is None, "a": "a" not in open_tags}.get(name, parent != "ul")
+        if not fits:
+            return None
+        open_tags.append(name)
+        out.append(f'<a href="{tag.group("href")}" rel="noopener noreferrer">' if name == "a" else tag.group(0))
+    text = fragment[position:]
+    if open_tags or not _INERT_TEXT.fullmatch(text):
+        return None
+    out.append(text)
+    return "".join(out)
 
 
 MATHML_TAGS = frozenset(

@@ -1,7 +1,8 @@
 """ankigen's benchmark: every figure and ratio measured in one run, side by side.
 
     python benchmarks/run.py                  # 3,000 cards, 3 runs each, ankdown if installed
-    python benchmarks/run.py --scaling        # and 1k / 10k / 100k cards (slow)
+    python benchmarks/run.py --scaling        # and 1k / 10k / 30k / 100k cards, cold and warm (slow)
+    python benchmarks/run.py --single-file    # every card in one notes file (one book), not six
 
 Each measurement is a whole process (as a user runs it), repeated; the table shows medians. Peak
 memory is the largest summed RSS of the process and its workers, sampled every 20 ms.
@@ -170,7 +171,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cards", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--scaling", action="store_true", help="also build 1k, 10k and 100k cards")
+    parser.add_argument("--scaling", action="store_true", help="also build 1k, 10k, 30k and 100k cards, cold and warm")
+    parser.add_argument("--single-file", action="store_true", help="one notes file (one book) for all the cards")
     parser.add_argument("--ankdown", default=shutil.which("ankdown"), help="ankdown executable (default: on PATH)")
     parser.add_argument("--corpus", type=Path, default=HERE.parent.parent / "shared" / "corpus")
     args = parser.parse_args()
@@ -181,8 +183,10 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}; work folder {work}", file=sys.stderr)
     cards = generate.cards(args.cards)
     notes = work / "notes"
-    generate.write_ankigen(cards, notes)
-    generate.write_ankdown(cards, work / "ankdown")
+    per_book = args.cards if args.single_file else 500
+    generate.write_ankigen(cards, notes, per_book=per_book)
+    generate.write_ankdown(cards, work / "ankdown", per_book=per_book)
+    print(f"notes: {len(list(notes.glob('*.md')))} file(s)", file=sys.stderr)
     prerender(notes, work / "prerendered.json")
     (work / "floor.py").write_text(FLOOR)
     n = args.cards
@@ -224,13 +228,17 @@ def main() -> None:
     )
 
     if args.scaling:
-        for size in (1_000, 10_000, 100_000):
+        for size in (1_000, 10_000, 30_000, 100_000):
             folder, target = work / f"scale{size}", work / f"scale{size}-out"
             generate.write_ankigen(generate.cards(size), folder)
             command = [*ANKIGEN, "build", str(folder), "-q", "--out", str(target)]
             rows.append(
                 repeat(f"ankigen cold, {size:,} cards", 1, size, remove(target, cache), lambda _, c=command: c, env)
             )
+            warm = f"ankigen rebuild, nothing changed, {size:,} cards"
+            rows.append(repeat(warm, args.repeat, size, nothing, lambda _, c=command: c, env))
+            shutil.rmtree(folder)
+            shutil.rmtree(target)
     if (args.corpus / "resources").is_dir():
         target = work / "corpus"
         corpus = [
@@ -247,6 +255,8 @@ def main() -> None:
         rows.append(repeat(name, args.repeat, 1430, remove(target, cache), lambda _: corpus, env))
         rows.append(repeat("ankigen rebuild, shared corpus", args.repeat, 1430, nothing, lambda _: corpus, env))
 
+    files = len(list(notes.glob("*.md")))
+    print(f"{n:,} cards in {files} notes file{'s' if files > 1 else ''}, {os.cpu_count()} CPUs")
     print(table(rows, base))
     print(f"\n--jobs 1 and --jobs 2 packages byte-identical: {identical}")
     if "ankdown" not in base:

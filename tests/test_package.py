@@ -102,3 +102,18 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> No
         raise AssertionError("the write should have failed")
     assert target.read_bytes() == b"previous good build"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_guids_are_genankis() -> None:
+    """ankigen computes GUIDs without loading genanki; they must stay exactly genanki's."""
+    import random
+
+    import genanki
+
+    from ankigen.package import guid_for
+
+    rng = random.Random(14)
+    alphabet = "ab Ω\x00_`<&\n" + "".join(chr(c) for c in range(0x20, 0x7F))
+    for _ in range(3000):
+        parts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 20))) for _ in range(rng.randint(1, 4))]
+        assert guid_for(*parts) == genanki.guid_for(*parts), parts

@@ -202,3 +202,8 @@ def test_table_alignment_stays(header: str) -> None:
 def test_styles_that_load_or_move_are_dropped(style: str) -> None:
     answer = render_fields(card(f'A <span style="{style}">x</span>'), {}).answer
     assert "style" not in answer and "url" not in answer and ">x</span>" in answer
+
+
+def test_fence_whose_info_is_a_no_break_space() -> None:
+    # Python's split() takes U+00A0 for a space: this used to raise IndexError, a traceback for the user.
+    assert pre_texts(markdown_html("a\n```\xa0\nx\n```")) == ["x\n"]

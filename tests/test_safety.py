@@ -267,11 +267,12 @@ def test_the_cache_gives_back_exactly_what_extraction_gave(tmp_path: Path) -> No
         data = path.read_bytes()
         fresh = ex.extract(ex.decode(data, shown), shown)
 
-        def miss(_: bytes) -> Extracted:
+        def miss() -> Extracted:
             raise AssertionError("a miss")
 
-        assert cache.cached_extract(tmp_path, path, shown, data, lambda _, done=fresh: done) == fresh
-        assert cache.cached_extract(tmp_path, path, shown, data, miss) == fresh, shown
+        key = cache.extract_key(data, shown)
+        assert cache.cached_extract(tmp_path, path, shown, key, lambda done=fresh: done) == fresh
+        assert cache.cached_extract(tmp_path, path, shown, key, miss) == fresh, shown
     assert len(list(tmp_path.rglob("*.extract.json"))) == len(sources)
 
 
@@ -280,3 +281,24 @@ def test_the_corpus_tests_fence_scanner_is_its_own() -> None:
     for module in ("test_anki_import.py", "rawcheck.py"):
         imported = _imports(REPO / "tests" / module)
         assert not {name for name in imported if name.startswith(("ankigen.fences", "ankigen.render"))}, module
+
+
+def test_a_notes_file_over_the_memory_limit_is_extracted_once(tmp_path: Path) -> None:
+    """A very large notes file is still cached (keyed on its digest, with one copy of it in memory):
+    a warm build does not extract it again."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    big = notes / "big.md"
+    prose = "Background reading, long enough to make the file large. " * 20 + "\n\n"
+    cards = "".join(f"<details>\n<summary>Q{i}?</summary>\n\nA{i}.\n</details>\n\n" for i in range(3))
+    big.write_text("# Big\n\n" + prose * (cache.EXTRACT_CACHE_LIMIT // len(prose) + 1) + cards, encoding="utf-8")
+    assert big.stat().st_size > cache.EXTRACT_CACHE_LIMIT
+    cached = tmp_path / "cache"
+    first = pipeline.build([notes], tmp_path / "dist", jobs=1, timestamp=TIMESTAMP, cache_dir=cached)
+    assert first.cards == 3
+    [stored] = cached.rglob("*.extract.json")
+    stored.write_text(stored.read_text(encoding="utf-8").replace('"A1."', '"A1, from the cache."'), encoding="utf-8")
+    again = pipeline.plan([notes], cache_dir=cached)
+    assert [card.answer for deck in again.decks for card in deck.cards] == [
+        "<p>A0.</p>", "<p>A1, from the cache.</p>", "<p>A2.</p>"
+    ]  # fmt: skip
