@@ -15,15 +15,14 @@ import hashlib
 import multiprocessing
 import os
 import signal
-import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ankigen import codes, fsutil, manifest
+from ankigen import codes, fsutil, interrupts, manifest
 from ankigen import extract as ex
 from ankigen.cache import EXTRACT_CACHE_LIMIT, RenderCache, cached_extract, extract_key, has_renders
 from ankigen.decks import MediaResolver, deck_sizes, display_path, empty_notice, file_part, render_book
@@ -91,6 +90,11 @@ class ImageRoots:
         return next((given for given in self.folders if folder.is_relative_to(given)), folder)
 
 
+def _read_error(exc: AnkigenError, shown: str) -> Diagnostic:
+    """A file that cannot be read, as the one line (AG001) that says so."""
+    return codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message)
+
+
 def _book(
     path: Path, shown: str, root: Path, cache_dir: Path | None, options: DeckOptions, share: Share = Share()
 ) -> tuple[Book | None, list[Diagnostic], Iterator[DeckSpec], str]:
@@ -114,7 +118,7 @@ def _book(
 
         extracted = fresh() if cache_dir is None else cached_extract(cache_dir, path, shown, key, fresh)
     except AnkigenError as exc:
-        whole.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
+        whole.append(_read_error(exc, shown))
         return None, diagnostics, iter(()), digest
     whole.extend(extracted.diagnostics)
     book = extracted.book
@@ -181,7 +185,7 @@ def catalog(
             data = ex.read_bytes(path, shown)
             book = ex.extract(ex.decode(data, shown), shown).book
         except AnkigenError as exc:
-            diagnostics.append(codes.diagnostic(codes.READ_ERROR, exc.loc or SourceLoc(shown, 1), exc.message))
+            diagnostics.append(_read_error(exc, shown))
             continue
         if book is not None and book.card_count:
             read.append((Candidate(path, shown, book.title, book.card_count, content_digest(data)), book))
@@ -366,23 +370,6 @@ def _outcomes(
             raise
 
 
-@contextmanager
-def _uninterruptible() -> Iterator[None]:
-    """Hold Ctrl-C back until the block ends (the renames that put a build in place take moments),
-    so an interrupted build leaves the previous build or the whole new one, never a mix."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught and callable(previous):
-        previous(signal.SIGINT, None)
-
-
 @dataclass(frozen=True, slots=True)
 class BuildResult:
     """What a build found and did."""
@@ -500,7 +487,7 @@ def _build(
         _discard([p.staged for p in packages])
         return BuildResult(ordered, tuple(packages), len(files), taken.built, (), (), (), (), stamp, False)
 
-    with _uninterruptible():
+    with interrupts.held():  # the previous build or the whole new one, never a mix
         written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
         unchanged = [out_dir / p.filename for p in packages if not p.staged]
         read = _Read(taken.books, taken.clean, tuple(p.resolve() for p in paths if p.is_dir()))

@@ -20,6 +20,7 @@ import typer
 
 from ankigen import __version__
 from ankigen.errors import AnkigenError, InterruptError, UsageError
+from ankigen.interrupts import HeldInterrupt
 from ankigen.manifest import MANIFEST_NAME
 from ankigen.model import DeckOptions, Diagnostic, Severity, Split, Theme
 
@@ -557,7 +558,7 @@ def sync(
     except OSError as exc:
         _fail(err, AnkigenError(f"{exc.filename or 'collection'}: {exc.strerror or exc}"))
     except KeyboardInterrupt as exc:
-        done = isinstance(exc, syncing.AppliedThenInterrupted)
+        done = isinstance(exc, HeldInterrupt)  # the changes were all made first
         raise InterruptError("the sync was applied in full first" if done else "nothing changed") from None
     _report_sync(changes, stdout, err, verbose=verbose)
     if planned.count(Severity.ERROR):

@@ -20,18 +20,16 @@ from __future__ import annotations
 import hashlib
 import html
 import os
-import signal
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from ankigen import interrupts
 from ankigen.build import Plan
 from ankigen.errors import UsageError
 from ankigen.extract import plain_text
@@ -342,31 +340,6 @@ def plan_sync(
 # Applying it.
 
 
-@contextmanager
-def _interrupt_deferred() -> Iterator[None]:
-    """Ctrl-C waits until the changes are all applied (each backend call is a transaction of its
-    own; stopping between them would leave a sync half done), then interrupts as usual."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-
-    def note(signum: int, _frame: FrameType | None) -> None:
-        caught.append(signum)
-
-    previous = signal.signal(signal.SIGINT, note)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise AppliedThenInterrupted
-
-
-class AppliedThenInterrupted(KeyboardInterrupt):
-    """Ctrl-C came while a sync was being applied: it was applied in full first."""
-
-
 def backup(col: Collection, path: Path) -> Path | None:
     """A backup by Anki's own function into the ``backups`` folder beside the collection, where
     Anki desktop keeps a profile's backups (and rotates them as it does its own)."""
@@ -423,7 +396,7 @@ def apply(col: Collection, changes: Changes, *, make_backup: bool = True, theme:
             else None
         )
         saved = backup(col, changes.collection) if make_backup else None
-        with _interrupt_deferred():
+        with interrupts.held():  # each backend call is its own transaction: none is left half done
             if changes.notetype_changed:
                 _update_notetype(col, theme)
             for name, data in images.items():
