@@ -116,7 +116,10 @@ def _book(
         def fresh() -> Extracted:
             return ex.read_notes(path, shown) if large else ex.extract(ex.decode(data, shown), shown)
 
-        extracted = fresh() if cache_dir is None else cached_extract(cache_dir, path, shown, key, fresh)
+        if cache_dir is None:
+            extracted = fresh()
+        else:  # the shares of a book all extract it; one stores it
+            extracted = cached_extract(cache_dir, path, shown, key, fresh, store=share.index == 0)
     except AnkigenError as exc:
         whole.append(_read_error(exc, shown))
         return None, diagnostics, iter(()), digest

@@ -3,9 +3,9 @@ its images' media names, and the versions of the renderer and its libraries). On
 file, written atomically; the folder is safe to delete at any time, and a stale entry is never
 served because any change to the inputs changes the key.
 
-The files are JSON, checked field by field when read: whoever can write the cache folder can at
-worst make the next build slower (a file that is not exactly what we wrote is ignored), never run
-code in it."""
+The files are data (JSON for the extracted book, plain text for the rendered cards), checked field
+by field when read: whoever can write the cache folder can at worst make the next build slower (a
+file that is not exactly what we wrote is ignored), never run code in it."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from importlib import metadata
@@ -222,8 +223,11 @@ def extract_key(data: bytes, shown: str) -> str:
     return digest.hexdigest()
 
 
-def cached_extract(folder: Path, source: Path, shown: str, key: str, extract: Callable[[], Extracted]) -> Extracted:
-    """``extract()``, or what it gave last time for the same ``extract_key()``."""
+def cached_extract(
+    folder: Path, source: Path, shown: str, key: str, extract: Callable[[], Extracted], *, store: bool = True
+) -> Extracted:
+    """``extract()``, or what it gave last time for the same ``extract_key()``; what it gives now is
+    stored unless ``store`` is false (the other processes building shares of the same book)."""
     path = folder / namespace() / f"{_file_key(source)}.extract.json"
     stored = _read_json(path)
     if isinstance(stored, list) and len(stored) == 2 and stored[0] == key:
@@ -232,27 +236,61 @@ def cached_extract(folder: Path, source: Path, shown: str, key: str, extract: Ca
         except _DamagedError:
             pass
     result = extract()
-    with contextlib.suppress(_DamagedError):  # a place outside the file: not cached
-        _write_json(path, [key, _extracted_data(result, shown)])
+    if store:
+        with contextlib.suppress(_DamagedError):  # a place outside the file: not cached
+            _write_json(path, [key, _extracted_data(result, shown)])
     return result
 
 
-def _fields(value: object) -> Fields:
-    question, answer, resources, references, unsafe = _items(value, 5)
-    if not isinstance(unsafe, bool):
-        raise _DamagedError
-    return Fields(_text(question), _text(answer), _text(resources), _text(references), unsafe)
+# The rendered cards are stored as text, not JSON: records split by RS, fields by US (control
+# characters that rendered HTML never holds; a card whose fields do is simply not stored). Reading
+# it back is a few splits, several times faster than parsing JSON, and checked just as strictly:
+# a file that is not exactly what this version writes is ignored.
+_RENDERS = "ankigen renders 1\n"
+_RS, _US = "\x1e", "\x1f"
+_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def _read_renders(path: Path) -> dict[str, Fields] | None:
+    try:
+        text = path.read_bytes().decode()
+    except (OSError, ValueError):
+        return None
+    if not text.startswith(_RENDERS):
+        return None
+    entries: dict[str, Fields] = {}
+    body = text[len(_RENDERS) :]
+    for record in body.split(_RS) if body else ():
+        parts = record.split(_US)
+        if len(parts) != 6 or parts[5] not in ("0", "1") or not _KEY.fullmatch(parts[0]):
+            return None
+        entries[parts[0]] = Fields(parts[1], parts[2], parts[3], parts[4], parts[5] == "1")
+    return entries
+
+
+def _write_renders(path: Path, entries: Mapping[str, Fields]) -> None:
+    """Store rendered cards; a failure (a full disk, a read-only folder) only costs speed."""
+    records = []
+    for key, f in entries.items():
+        parts = (key, f.question, f.answer, f.resources, f.references)
+        if not any(_RS in part or _US in part for part in parts):
+            records.append(_US.join((*parts, "1" if f.unsafe else "0")))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, (_RENDERS + _RS.join(records)).encode())
+    except (OSError, ValueError):
+        return
 
 
 def _share_files(folder: Path, source: Path) -> list[Path]:
-    return sorted((folder / namespace()).glob(f"{_file_key(source)}.[0-9]*of[0-9]*.json"))
+    return sorted((folder / namespace()).glob(f"{_file_key(source)}.[0-9]*of[0-9]*.renders"))
 
 
 def has_renders(folder: Path | None, source: Path) -> bool:
     """Whether the cache holds rendered cards of this notes file (in one file or in shares)."""
     if folder is None:
         return False
-    return (folder / namespace() / f"{_file_key(source)}.json").is_file() or bool(_share_files(folder, source))
+    return (folder / namespace() / f"{_file_key(source)}.renders").is_file() or bool(_share_files(folder, source))
 
 
 class RenderCache:
@@ -262,19 +300,16 @@ class RenderCache:
     made by one process as the book is cached, reads them all and keeps one file again."""
 
     def __init__(self, folder: Path | None, source: Path, part: str = "") -> None:
-        name = f"{_file_key(source)}{'.' + part if part else ''}.json"
+        name = f"{_file_key(source)}{'.' + part if part else ''}.renders"
         self.path = folder / namespace() / name if folder else None
         self.shares = _share_files(folder, source) if folder and not part else []
         self.entries: dict[str, Fields] = {}
         self.used: dict[str, Fields] = {}
         self.misses = 0
         for path in [self.path, *self.shares] if self.path is not None else []:
-            stored = _read_json(path)
-            if isinstance(stored, dict):
-                try:
-                    self.entries.update({_text(key): _fields(value) for key, value in stored.items()})
-                except _DamagedError:
-                    continue
+            stored = _read_renders(path)
+            if stored is not None:
+                self.entries.update(stored)
 
     def get(self, key: str) -> Fields | None:
         found = self.entries.get(key)
@@ -291,7 +326,6 @@ class RenderCache:
         unchanged = self.misses == 0 and len(self.used) == len(self.entries) and not self.shares
         if self.path is None or unchanged:
             return
-        stored = {key: [f.question, f.answer, f.resources, f.references, f.unsafe] for key, f in self.used.items()}
-        _write_json(self.path, stored)
+        _write_renders(self.path, self.used)
         for share in self.shares:
             share.unlink(missing_ok=True)

@@ -53,7 +53,7 @@ def test_a_book_built_by_two_workers_is_the_book_built_by_one(tmp_path: Path) ->
     _book(notes)
     one = _build(notes, tmp_path / "one", tmp_path / "cache-one", jobs=1)
     two = _build(notes, tmp_path / "two", tmp_path / "cache-two", jobs=2)
-    assert sorted(p.name for p in (tmp_path / "cache-two").rglob("*of2.json")) != []  # it was split
+    assert sorted(p.name for p in (tmp_path / "cache-two").rglob("*of2.renders")) != []  # it was split
     assert one.cards == two.cards == 902
     assert _files(tmp_path / "one") == _files(tmp_path / "two")
     assert one.diagnostics == two.diagnostics
@@ -63,11 +63,11 @@ def test_a_book_built_by_two_workers_is_the_book_built_by_one(tmp_path: Path) ->
     assert found.count(codes.EMPTY_SECTIONS) == 1
     # Cached, the book is built by one process again, from the shares' caches, kept as one file.
     cached = tmp_path / "cache-two"
-    shares = {path.name: path.read_text(encoding="utf-8") for path in cached.rglob("*of2.json")}
+    shares = {path.name: path.read_text(encoding="utf-8") for path in cached.rglob("*of2.renders")}
     for name, text in shares.items():  # a render served from a share's cache shows
         (next(cached.rglob(name))).write_text(text.replace("in case 0?", "in case 0 (cached)?"), encoding="utf-8")
     warm = _build(notes, tmp_path / "two", cached, jobs=2)
     assert warm.diagnostics == one.diagnostics
-    assert list(cached.rglob("*of2.json")) == []
-    [whole] = [path for path in cached.rglob("*.json") if not path.name.endswith(".extract.json")]
+    assert list(cached.rglob("*of2.renders")) == []
+    [whole] = list(cached.rglob("*.renders"))
     assert "in case 0 (cached)?" in whole.read_text(encoding="utf-8")
