@@ -116,6 +116,10 @@ def _take_blocks(text: str) -> tuple[str, list[str]]:
     index = 0
     while index < len(lines):
         line = lines[index]
+        if "``" not in line and "~~" not in line:  # no fence can open here (as fence_open knows)
+            out.append(line)
+            index += 1
+            continue
         quote = _QUOTE_PREFIX.match(line)
         prefix = quote.group(0) if quote else ""  # a fence inside a block quote: ``> ```sh``
         fence = fence_open(line[len(prefix) :])
@@ -604,25 +608,44 @@ def plain_paragraphs(source: str, blocks: list[str]) -> str | None:
             if marker:
                 parts.append(blocks[int(marker.group(1))])
             continue
-        if not _PLAIN_FIRST.match(line) or line[-1].isspace() or "\t" in line or _GITHUB_MATH.search(line):
+        if not _PLAIN_FIRST.match(line) or line[-1].isspace() or "\t" in line:
+            return None
+        if "`" not in line and "$" not in line:  # the common line: no code span, no math
+            text = _plain_text(line)
+            if text is None:
+                return None
+            paragraph.append(text)
+            continue
+        if _GITHUB_MATH.search(line):
             return None
         pieces = _PLAIN_CODE.split(line)
         for index, piece in enumerate(pieces):
             if index % 2:
                 pieces[index] = f"<code>{piece.replace('>', '&gt;')}</code>"
                 continue
-            maths = _PLAIN_MATH.split(piece)
+            maths = _PLAIN_MATH.split(piece) if "$" in piece else [piece]
             for inner, text in enumerate(maths):
                 if inner % 2:
                     maths[inner] = f'<span class="arithmatex">\\({text.replace(">", "&gt;")}\\)</span>'
                     continue
-                if _NOT_PLAIN.search(_PLAIN_EM.sub(r"\1", _PLAIN_STRONG.sub(r"\1", text))):
+                plain = _plain_text(text)
+                if plain is None:
                     return None
-                text = text.replace(">", "&gt;")
-                maths[inner] = _PLAIN_EM.sub(r"<em>\1</em>", _PLAIN_STRONG.sub(r"<strong>\1</strong>", text))
+                maths[inner] = plain
             pieces[index] = "".join(maths)
         paragraph.append("".join(pieces))
     return "\n".join(parts).strip() if parts else None
+
+
+def _plain_text(text: str) -> str | None:
+    """Text between code spans and math, with its ``**strong**`` and ``*emphasis*``, as HTML; None
+    if it holds anything else Markdown would read."""
+    if "*" not in text:
+        return None if _NOT_PLAIN.search(text) else text.replace(">", "&gt;")
+    if _NOT_PLAIN.search(_PLAIN_EM.sub(r"\1", _PLAIN_STRONG.sub(r"\1", text))):
+        return None
+    text = text.replace(">", "&gt;")
+    return _PLAIN_EM.sub(r"<em>\1</em>", _PLAIN_STRONG.sub(r"<strong>\1</strong>", text))
 
 
 def markdown_html(text: str) -> str:
@@ -661,11 +684,16 @@ def _tex(tex: str) -> str:
     return tex.replace("<", "&lt;").replace(">", "&gt;")
 
 
+_MATH_SPAN = re.compile(r'(<span class="arithmatex">.*?</span>)')
+
+
 def _question_inline(text: str) -> str:
+    if "$" not in text and "*" not in text:  # most questions: nothing to mark up here
+        return text
     text = _DISPLAY_MATH.sub(
         lambda m: f'<span class="arithmatex">\\[{_tex(unwrap_equation(m.group("tex")))}\\]</span>', text
     )
-    parts = re.split(r'(<span class="arithmatex">.*?</span>)', text)
+    parts = _MATH_SPAN.split(text)
     for index in range(0, len(parts), 2):
         piece = _INLINE_MATH.sub(
             lambda m: f'<span class="arithmatex">\\({_tex(m.group("tex"))}\\)</span>', parts[index]

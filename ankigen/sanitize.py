@@ -102,24 +102,36 @@ _INLINE = frozenset({"code", "b", "i", "em", "strong", "a"})
 
 def _inert(fragment: str) -> str | None:
     """The fragment as the cleaner would give it back, if it is only inert markup; else None."""
+    if "<" not in fragment:
+        return fragment if _INERT_TEXT.fullmatch(fragment) else None
     out: list[str] = []
     open_tags: list[str] = []
     position = 0
     for tag in _INERT_TAG.finditer(fragment):
-        text = fragment[position : tag.start()]
-        if not _INERT_TEXT.fullmatch(text) or (text and open_tags and open_tags[-1] == "ul"):
-            return None
-        out.append(text)
-        position = tag.end()
+        start = tag.start()
         parent = open_tags[-1] if open_tags else None
-        if tag.group("close"):
-            if parent != tag.group("end"):
+        if start > position:  # text between tags: plain, and never directly in a list
+            text = fragment[position:start]
+            if parent == "ul" or not _INERT_TEXT.fullmatch(text):
+                return None
+            out.append(text)
+        position = tag.end()
+        end, name, listed, link = tag.group("end", "name", "list", "link")
+        if end is not None:
+            if parent != end:
                 return None
             open_tags.pop()
             out.append(tag.group(0))
             continue
-        name = tag.group("name") or tag.group("list") or tag.group("link")
-        fits = {"li": parent == "ul", "ul": parent is None, "a": "a" not in open_tags}.get(name, parent != "ul")
+        name = name or listed or link
+        if name == "li":
+            fits = parent == "ul"
+        elif name == "ul":
+            fits = parent is None
+        elif name == "a":
+            fits = "a" not in open_tags
+        else:
+            fits = parent != "ul"
         if not fits:
             return None
         open_tags.append(name)
