@@ -641,7 +641,12 @@ def _finish(
     entries = tuple(manifest.PackageRecord(name, digests[name]) for name in sorted(claimed) if name in digests)
     reported = {card.guid: card for card in previous.gone if card.guid not in now} if previous else {}
     reported.update({card.guid: card for card in gone})
-    manifest.write(out_dir, manifest.Manifest(stamp, entries, tuple(books.values()), tuple(reported.values())))
+    record = manifest.Manifest(stamp, entries, tuple(books.values()), tuple(reported.values()))
+    # A build that changed nothing leaves the folder as it was, the manifest's time included: no
+    # package carries this build's time, so the next build's time need only be later than that one.
+    wrote = any(p.staged for p in packages) or bool(removed)
+    if wrote or previous is None or replace(record, timestamp=previous.timestamp) != previous:
+        manifest.write(out_dir, record)
     return tuple(removed), gone
 
 

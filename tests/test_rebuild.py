@@ -227,6 +227,40 @@ def test_rebuild_in_the_same_second_is_still_newer(
     assert note_by_question(col, "Q?")["Answer"] == "<p>after</p>"
 
 
+def _folder_state(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(folder.iterdir())}
+
+
+def test_a_rebuild_that_changes_nothing_leaves_the_folder_as_it_was(
+    tmp_path: Path, anki_collection: AnkiCollection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not one file is written again, the manifest included; and an edit after it, in the same
+    second, is still newer than what Anki has."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    monkeypatch.setattr(pipeline.time, "time", lambda: TIMESTAMP)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    path = notes / "book.md"
+    card = "<details>\n<summary>Q{n}?</summary>\n\n> {a}\n</details>\n"
+    chapters = ("## Chapter 1/2\n" + card.format(n=1, a="one"), "## Chapter 2/2\n" + card.format(n=2, a="x"))
+    path.write_text("# Book\n" + "".join(chapters))
+    out = tmp_path / "dist"
+    first = build(notes, out, None)
+    col = anki_collection.import_packages(first.written).col
+    before = _folder_state(out)
+    again = build(notes, out, None)
+    assert (again.written, again.removed, again.gone) == ((), (), ())
+    assert len(again.unchanged) == 2
+    assert _folder_state(out) == before
+    path.write_text(path.read_text().replace("> x", "> y"))
+    edited = build(notes, out, None)
+    assert [p.name for p in edited.written] == ["book-chapter-02.apkg"]
+    assert edited.timestamp == first.timestamp + 1
+    imported = anki_collection.import_packages(edited.written)
+    assert sum(len(entry.updated) for entry in imported.logs) == 1
+    assert note_by_question(col, "Q2?")["Answer"] == "<p>y</p>"
+
+
 def test_source_date_epoch_builds_are_byte_identical(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     notes = tmp_path / "notes"
