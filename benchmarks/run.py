@@ -3,6 +3,7 @@
     python benchmarks/run.py                  # 3,000 cards, 3 runs each, ankdown if installed
     python benchmarks/run.py --scaling        # and 1k / 10k / 30k / 100k cards, cold and warm (slow)
     python benchmarks/run.py --single-file    # every card in one notes file (one book), not six
+    python benchmarks/run.py --all            # both shapes and the scaling: every target, one run
 
 Each measurement is a whole process (as a user runs it), repeated; the table shows medians. Peak
 memory is the largest summed RSS of the process and its workers, sampled every 20 ms.
@@ -94,8 +95,10 @@ class Row:
         return max(r.peak for r in self.runs) / 1e6
 
 
-def repeat(name: str, times: int, cards: int, prepare: Callable[[int], None], command: Callable[[int], Sequence[str]],
-           env: dict[str, str] | None = None) -> Row:  # fmt: skip
+def repeat_run(
+    name: str, times: int, cards: int, prepare: Callable[[int], None], command: Callable[[int], Sequence[str]],
+    env: dict[str, str] | None = None,
+) -> Row:  # fmt: skip
     runs = []
     for index in range(times):
         prepare(index)
@@ -167,54 +170,52 @@ def nothing(_: int) -> None:
     return None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cards", type=int, default=3000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--scaling", action="store_true", help="also build 1k, 10k, 30k and 100k cards, cold and warm")
-    parser.add_argument("--single-file", action="store_true", help="one notes file (one book) for all the cards")
-    parser.add_argument("--ankdown", default=shutil.which("ankdown"), help="ankdown executable (default: on PATH)")
-    parser.add_argument("--corpus", type=Path, default=HERE.parent.parent / "shared" / "corpus")
-    args = parser.parse_args()
+@dataclass
+class Book:
+    """The measurements of one generated book shape: rows for the table, keyed ones for targets."""
 
-    work = Path(tempfile.mkdtemp(prefix="ankigen-bench-"))
-    env = {**os.environ, "ANKIGEN_CACHE_DIR": str(work / "cache"), "NO_COLOR": "1"}
-    env.pop("SOURCE_DATE_EPOCH", None)
-    print(f"machine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}; work folder {work}", file=sys.stderr)
-    cards = generate.cards(args.cards)
+    label: str
+    rows: list[Row]
+    base: dict[str, Row]
+    keyed: dict[str, Row]
+    identical: bool
+
+
+def measure_book(work: Path, cards: int, per_book: int, repeat: int, ankdown: str | None, env: dict[str, str]) -> Book:
+    """Floor, ankdown, cold (two jobs and one), no-change and one-edit rebuilds of one book shape."""
+    generated = generate.cards(cards)
     notes = work / "notes"
-    per_book = args.cards if args.single_file else 500
-    generate.write_ankigen(cards, notes, per_book=per_book)
-    generate.write_ankdown(cards, work / "ankdown", per_book=per_book)
-    print(f"notes: {len(list(notes.glob('*.md')))} file(s)", file=sys.stderr)
+    generate.write_ankigen(generated, notes, per_book=per_book)
+    generate.write_ankdown(generated, work / "ankdown", per_book=per_book)
+    files = len(list(notes.glob("*.md")))
+    label = f"{cards:,} cards in {files} notes file{'s' if files > 1 else ''}"
+    print(f"{label}:", file=sys.stderr)
     prerender(notes, work / "prerendered.json")
     (work / "floor.py").write_text(FLOOR)
-    n = args.cards
     rows: list[Row] = []
     base: dict[str, Row] = {}
+    keyed: dict[str, Row] = {}
 
     floor = [PYTHON, str(work / "floor.py"), str(work / "prerendered.json"), str(work / "floor.apkg")]
-    base["floor"] = repeat("floor: genanki alone, pre-rendered HTML", args.repeat, n, nothing, lambda _: floor)
+    base["floor"] = repeat_run("floor: genanki alone, pre-rendered HTML", repeat, cards, nothing, lambda _: floor)
     rows.append(base["floor"])
-    if args.ankdown:
-        ankdown = [args.ankdown, "-r", str(work / "ankdown"), "-p", str(work / "ankdown.apkg"), "--highlight"]
-        base["ankdown"] = repeat("ankdown --highlight", args.repeat, n, nothing, lambda _: ankdown)
+    if ankdown:
+        command = [ankdown, "-r", str(work / "ankdown"), "-p", str(work / "ankdown.apkg"), "--highlight"]
+        base["ankdown"] = repeat_run("ankdown --highlight", repeat, cards, nothing, lambda _: command)
         rows.append(base["ankdown"])
-    out, cache = work / "out", work / "cache"
+    out, cache = work / "out", Path(env["ANKIGEN_CACHE_DIR"])
     build = [*ANKIGEN, "build", str(notes), "-q", "--out", str(out)]
-    rows.append(
-        repeat("ankigen cold (no cache, empty output)", args.repeat, n, remove(out, cache), lambda _: build, env)
+    keyed["cold"] = repeat_run(
+        "ankigen cold (no cache, empty output)", repeat, cards, remove(out, cache), lambda _: build, env
     )
     one_job = [*build, "--jobs", "1"]
-    rows.append(repeat("ankigen cold, --jobs 1", args.repeat, n, remove(out, cache), lambda _: one_job, env))
+    keyed["cold1"] = repeat_run("ankigen cold, --jobs 1", repeat, cards, remove(out, cache), lambda _: one_job, env)
     run(build, env=env)
-    rows.append(repeat("ankigen rebuild, nothing changed", args.repeat, n, nothing, lambda _: build, env))
-    edited = repeat(
-        "ankigen rebuild, one card edited", args.repeat, n, lambda i: edit_one_card(notes, i), lambda _: build, env
+    keyed["nochange"] = repeat_run("ankigen rebuild, nothing changed", repeat, cards, nothing, lambda _: build, env)
+    keyed["edit"] = repeat_run(
+        "ankigen rebuild, one card edited", repeat, cards, lambda i: edit_one_card(notes, i), lambda _: build, env
     )
-    rows.append(edited)
-    for flag in ("--help", "--version"):
-        rows.append(repeat(f"ankigen {flag}", args.repeat, 0, nothing, lambda _, f=flag: [*ANKIGEN, f], env))
+    rows.extend(keyed.values())
 
     # One job or two: the same bytes.
     same_env = {**env, "SOURCE_DATE_EPOCH": "1767225600"}
@@ -226,19 +227,85 @@ def main() -> None:
     identical = len(one) == len(two) > 0 and all(
         a.name == b.name and a.read_bytes() == b.read_bytes() for a, b in zip(one, two, strict=True)
     )
+    return Book(label, rows, base, keyed, identical)
 
-    if args.scaling:
+
+@dataclass
+class Target:
+    name: str
+    measured: float | None  # None: not measured in this run
+    limit: float
+    unit: str
+
+    def line(self) -> str:
+        if self.measured is None:
+            return f"| {self.name} | not measured | {self.limit:g}{self.unit} | - |"
+        verdict = "met" if self.measured <= self.limit else "NOT met"
+        return f"| {self.name} | {self.measured:.2f}{self.unit} | {self.limit:g}{self.unit} | {verdict} |"
+
+
+def targets(books: list[Book], scaling: dict[str, Row], start: dict[str, Row]) -> list[Target]:
+    """Issue 14's targets, each from measurements of this run."""
+
+    def ratio(book: Book, key: str, base: str) -> float | None:
+        return book.keyed[key].median / book.base[base].median if base in book.base else None
+
+    found: list[Target] = []
+    for book in books:
+        found += [
+            Target(f"cold vs ankdown, {book.label}", ratio(book, "cold", "ankdown"), 0.8, "x"),
+            Target(f"nothing changed vs the floor, {book.label}", ratio(book, "nochange", "floor"), 1.5, "x"),
+            Target(f"one card edited vs the floor, {book.label}", ratio(book, "edit", "floor"), 2.0, "x"),
+        ]
+    big, warm = scaling.get("cold 100000"), scaling.get("warm 30000")
+    found += [
+        Target("100,000 cards cold", big.median if big else None, 25, " s"),
+        Target("100,000 cards cold, peak memory", big.peak_mb if big else None, 400, " MB"),
+        Target("30,000 cards, nothing changed", warm.median if warm else None, 2, " s"),
+        Target("ankigen --help", start["--help"].median if "--help" in start else None, 0.15, " s"),
+    ]
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cards", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--scaling", action="store_true", help="also build 1k, 10k, 30k and 100k cards, cold and warm")
+    parser.add_argument("--single-file", action="store_true", help="one notes file (one book) for all the cards")
+    parser.add_argument("--all", action="store_true", help="six files, one file and --scaling: every target, one run")
+    parser.add_argument("--ankdown", default=shutil.which("ankdown"), help="ankdown executable (default: on PATH)")
+    parser.add_argument("--corpus", type=Path, default=HERE.parent.parent / "shared" / "corpus")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="ankigen-bench-"))
+    env = {**os.environ, "ANKIGEN_CACHE_DIR": str(work / "cache"), "NO_COLOR": "1"}
+    env.pop("SOURCE_DATE_EPOCH", None)
+    print(f"machine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}; work folder {work}", file=sys.stderr)
+    shapes = [False, True] if args.all else [args.single_file]
+    books = [
+        measure_book(work / f"book{index}", args.cards, args.cards if single else 500, args.repeat, args.ankdown, env)
+        for index, single in enumerate(shapes)
+    ]
+    start: dict[str, Row] = {}
+    for flag in ("--help", "--version"):
+        start[flag] = repeat_run(f"ankigen {flag}", args.repeat, 0, nothing, lambda _, f=flag: [*ANKIGEN, f], env)
+
+    scaling: dict[str, Row] = {}
+    cache = Path(env["ANKIGEN_CACHE_DIR"])
+    if args.scaling or args.all:
         for size in (1_000, 10_000, 30_000, 100_000):
             folder, target = work / f"scale{size}", work / f"scale{size}-out"
             generate.write_ankigen(generate.cards(size), folder)
             command = [*ANKIGEN, "build", str(folder), "-q", "--out", str(target)]
-            rows.append(
-                repeat(f"ankigen cold, {size:,} cards", 1, size, remove(target, cache), lambda _, c=command: c, env)
+            scaling[f"cold {size}"] = repeat_run(
+                f"ankigen cold, {size:,} cards", 1, size, remove(target, cache), lambda _, c=command: c, env
             )
             warm = f"ankigen rebuild, nothing changed, {size:,} cards"
-            rows.append(repeat(warm, args.repeat, size, nothing, lambda _, c=command: c, env))
+            scaling[f"warm {size}"] = repeat_run(warm, args.repeat, size, nothing, lambda _, c=command: c, env)
             shutil.rmtree(folder)
             shutil.rmtree(target)
+    extra: list[Row] = []
     if (args.corpus / "resources").is_dir():
         target = work / "corpus"
         corpus = [
@@ -252,15 +319,21 @@ def main() -> None:
             str(target),
         ]
         name = "ankigen cold, shared corpus (1,430 cards)"
-        rows.append(repeat(name, args.repeat, 1430, remove(target, cache), lambda _: corpus, env))
-        rows.append(repeat("ankigen rebuild, shared corpus", args.repeat, 1430, nothing, lambda _: corpus, env))
+        extra.append(repeat_run(name, args.repeat, 1430, remove(target, cache), lambda _: corpus, env))
+        extra.append(repeat_run("ankigen rebuild, shared corpus", args.repeat, 1430, nothing, lambda _: corpus, env))
 
-    files = len(list(notes.glob("*.md")))
-    print(f"{n:,} cards in {files} notes file{'s' if files > 1 else ''}, {os.cpu_count()} CPUs")
-    print(table(rows, base))
-    print(f"\n--jobs 1 and --jobs 2 packages byte-identical: {identical}")
-    if "ankdown" not in base:
+    print(f"{os.cpu_count()} CPUs; medians of {args.repeat} runs (scaling: cold runs once)")
+    for book in books:
+        print(f"\n{book.label}\n")
+        print(table(book.rows, book.base))
+        print(f"\n--jobs 1 and --jobs 2 packages byte-identical: {book.identical}")
+    print("\nStart-up, scaling and the corpus\n")
+    print(table([*start.values(), *scaling.values(), *extra], {}))
+    if not args.ankdown:
         print("ankdown not measured (pip install ankdown, or --ankdown PATH)")
+    print("\n| target | measured | limit | |\n|---|---:|---:|---|")
+    for found in targets(books, scaling, start):
+        print(found.line())
     shutil.rmtree(work, ignore_errors=True)
 
 
