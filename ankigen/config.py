@@ -54,6 +54,8 @@ def find(folder: Path) -> tuple[Path, Mapping[str, Any]] | None:
     own = folder / FILE_NAME
     if own.is_file():
         return own, _read(own)
+    if own.exists():
+        raise UsageError(f"{own}: not a file (a configuration file must be one)")
     project = folder / "pyproject.toml"
     if project.is_file():
         table = _read(project).get("tool", {}).get("ankigen")

@@ -153,6 +153,10 @@ def test_ankigen_toml_and_its_mistakes(tmp_path: Path, monkeypatch: pytest.Monke
         code, _, err = cli("build")
         assert code == 2, text
         assert message in err and len(err.strip().splitlines()) == 1, err
+    config.unlink()
+    config.mkdir()  # a folder by the configuration's name is a mistake, not "no configuration"
+    code, _, err = cli("build")
+    assert code == 2 and "ankigen.toml: not a file" in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_unknown_key_in_pyproject_names_the_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
