@@ -114,8 +114,23 @@ def note_fields(card: RenderedCard, spec: DeckSpec) -> tuple[str, ...]:
     """A note's fields, in ``FIELD_NAMES`` order: every one is HTML to Anki. The card's own fields
     come sanitized; the book, chapter and source are text, escaped here (a title may show ``<img>``
     as text; it must never become one)."""
-    text = (spec.book, spec.chapter, card.source)
-    return (card.question, card.answer, card.resources, card.references, *(html.escape(t, quote=False) for t in text))
+    return _note_fields(card, _text(spec.book), _text(spec.chapter))
+
+
+def deck_note_fields(spec: DeckSpec) -> Iterator[tuple[RenderedCard, tuple[str, ...]]]:
+    """Each card of a deck with its note's fields (``note_fields``), the deck's book and chapter
+    escaped once for all its cards."""
+    book, chapter = _text(spec.book), _text(spec.chapter)
+    return ((card, _note_fields(card, book, chapter)) for card in spec.cards)
+
+
+def _note_fields(card: RenderedCard, book: str, chapter: str) -> tuple[str, ...]:
+    return (card.question, card.answer, card.resources, card.references, book, chapter, _text(card.source))
+
+
+def _text(text: str) -> str:
+    """Text as HTML."""
+    return html.escape(text, quote=False)
 
 
 # Zip entry times cannot precede 1980; a fixed time keeps the archive reproducible.
@@ -172,8 +187,7 @@ def _fill(
             deck.add_model(model)
         deck.write_to_db(cursor, timestamp, ids)
         tags = f" {' '.join(spec.tags)} "
-        for card in spec.cards:
-            fields = note_fields(card, spec)
+        for card, fields in deck_note_fields(spec):
             note_id = next(ids)
             cursor.execute(
                 _NOTE_ROW,

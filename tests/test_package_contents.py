@@ -230,10 +230,7 @@ def _card(guid: str, question: str, answer: str = "<p>A.</p>") -> RenderedCard:
     return RenderedCard(guid, question, answer, "", "", f"edge.md:{len(guid)}", SourceLoc("edge.md", 1))
 
 
-def test_edge_fields_as_genanki_writes_them(tmp_path: Path) -> None:
-    """What genanki does with odd fields: a sort field that looks like a number (stored as one, by
-    the column's affinity), an empty question (a note without a card), markup-like text in the book
-    and chapter (escaped), a description that is empty, a deck that has no cards, no tags."""
+def edge_decks(tmp_path: Path) -> list[DeckSpec]:
     image = tmp_path / "a.png"
     image.write_bytes(PNG)
     cards = (
@@ -242,11 +239,29 @@ def test_edge_fields_as_genanki_writes_them(tmp_path: Path) -> None:
         _card("g3", "Ünïcödé <b>bold</b> &amp; \u2028 line", "x\x1fy"),
         _card("g4", "3.5", ""),
     )
-    decks = [
+    return [
         DeckSpec("A<b>::C & D", "A<b>", "C & D", "", (), cards, (MediaFile("a.png", image),), "a.apkg"),
         DeckSpec("Empty", "E", "F", "<p>none</p>", ("t",), (), (), "e.apkg"),
         DeckSpec("A<b>::Again", "A<b>", "Again", "d", ("t", "u"), (_card("g5", "-7"),), (), "a.apkg"),
     ]
+
+
+def test_a_deck_s_note_fields_are_each_card_s(tmp_path: Path) -> None:
+    """The fields written per deck (its book and chapter escaped once) are ``note_fields``'s, which
+    the build's digest, the sync and the preview use."""
+    decks = [*specs(showcase_with_images(tmp_path)), *edge_decks(tmp_path)]
+    for spec in decks:
+        pairs = list(package.deck_note_fields(spec))
+        assert [card for card, _ in pairs] == list(spec.cards)
+        assert [fields for _, fields in pairs] == [package.note_fields(card, spec) for card in spec.cards]
+    assert any("&lt;b&gt;" in fields[4] for spec in decks for _, fields in package.deck_note_fields(spec))
+
+
+def test_edge_fields_as_genanki_writes_them(tmp_path: Path) -> None:
+    """What genanki does with odd fields: a sort field that looks like a number (stored as one, by
+    the column's affinity), an empty question (a note without a card), markup-like text in the book
+    and chapter (escaped), a description that is empty, a deck that has no cards, no tags."""
+    decks = edge_decks(tmp_path)
     got = assert_same_as_genanki(tmp_path, decks)
     assert len(got["notes"]["rows"]) == 5
     assert len(got["cards"]["rows"]) == 4  # the empty question has no card, as in genanki
