@@ -12,6 +12,7 @@ the file header cannot differ (bytes committed as fixtures would break with the 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import html
 import itertools
 import json
@@ -26,6 +27,7 @@ from typing import Any
 import genanki
 import pytest
 
+from ankigen import build as pipeline
 from ankigen import package
 from ankigen.cache import RenderCache
 from ankigen.decks import MediaResolver, render_book
@@ -308,3 +310,25 @@ def test_dump_sees_a_changed_row(tmp_path: Path) -> None:
     changed = [dataclasses.replace(decks[0], tags=("other",))]
     second = dump(package.write_apkg(changed, tmp_path / "b.apkg", timestamp=TIMESTAMP, first_id=FIRST_ID))
     assert first["notes"] != second["notes"] and first["cards"] == second["cards"]
+
+
+def test_build_digest_is_the_same_value(tmp_path: Path) -> None:
+    """What the build's digest of a package is made of, written out as it always was: the value is
+    compared with the one stored at the last build, so computing it faster must not change it."""
+
+    def digest(decks: Sequence[DeckSpec], options: DeckOptions, stamp_part: str) -> str:
+        parts = [package.notetype_signature(options.theme), stamp_part]
+        for spec in decks:
+            parts += [spec.deck_name, spec.description, " ".join(spec.tags), spec.filename]
+            for card in spec.cards:
+                parts += [card.guid, *package.note_fields(card, spec)]
+            parts += [f"{m.name}\x1f{m.path}" for m in spec.media]
+        return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
+
+    options = DeckOptions(tags=("x",), theme=Theme(light="friendly", dark="monokai"))
+    decks = [*specs(showcase_with_images(tmp_path), options), *edge_decks(tmp_path), *specs(SEED)]
+    for chosen in ([decks[0]], decks[2:4], decks):
+        for stamp_part in ("", "1767225600"):
+            for opts in (options, DeckOptions()):
+                assert pipeline._digest(chosen, opts, stamp_part) == digest(chosen, opts, stamp_part)
+    assert pipeline._digest(decks, options, "") != pipeline._digest(decks[:-1], options, "")
