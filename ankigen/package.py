@@ -160,7 +160,7 @@ def _fill(
     cursor: sqlite3.Cursor, decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme
 ) -> None:
     """Every deck and note into an empty collection: the rows genanki's ``Deck.write_to_db`` would
-    write, inserted as rows (genanki's Note and Card objects cost more than the rows themselves).
+    write, inserted directly (making genanki's Note and Card objects cost more than the rows).
 
     genanki itself still writes each deck's entry and the notetype into the collection's JSON (a
     deck without notes adds no notetype there). Then, per note, as ``Note.write_to_db`` and
@@ -218,14 +218,17 @@ def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator
 def _in_memory(start: bytes | None, fill: Callable[[sqlite3.Cursor], None]) -> bytes:
     """A database made in memory, serialized once: no temporary file, no disk sync (Python 3.11+).
 
-    sqlite's ``memdb`` VFS pages like a file, header included (its change counter, the sqlite
-    version that wrote it), so the bytes are those ``_through_file`` gives; a plain ``:memory:``
-    database would leave the header's counters at zero."""
+    A new database is opened on sqlite's ``memdb`` VFS, which pages like a file, header included
+    (its change counter, the sqlite version that wrote it), so the bytes are those
+    ``_through_file`` gives; a plain ``:memory:`` database would leave the header's counters at
+    zero. A ``start`` database is deserialized, which puts it on that VFS too."""
     if sys.version_info >= (3, 11):
-        conn = sqlite3.connect("file:ankigen?vfs=memdb", uri=True)  # no leading "/": not shared
+        if start is None:
+            conn = sqlite3.connect("file:ankigen?vfs=memdb", uri=True)  # no leading "/": not shared
+        else:
+            conn = sqlite3.connect(":memory:")
+            conn.deserialize(start)
         try:
-            if start is not None:
-                conn.deserialize(start)
             fill(conn.cursor())
             conn.commit()
             return conn.serialize()
@@ -254,7 +257,10 @@ def _empty_collection() -> bytes:
     """genanki's empty collection (schema and ``col`` row), made once: what ``Package.write_to_db``
     would build again for every package."""
     if sys.version_info >= (3, 11):
-        return _in_memory(None, _schema)
+        try:
+            return _in_memory(None, _schema)
+        except sqlite3.OperationalError:  # an sqlite that cannot open memdb by name (before 3.36)
+            pass
     return _through_file(None, _schema)
 
 
