@@ -49,7 +49,7 @@ SVG = b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width
 
 
 class _OracleNote(genanki.Note):  # type: ignore[misc]
-    """genanki's Note without its HTML-tag regex check, as the packager has always used it."""
+    """genanki's Note without its HTML-tag regex check, as the packager used it before writing rows."""
 
     def _check_invalid_html_tags_in_fields(self) -> None:
         return None
