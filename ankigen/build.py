@@ -243,13 +243,14 @@ class _Outcome:
 def _digest(decks: Sequence[DeckSpec], options: DeckOptions, stamp_part: str) -> str:
     """What a package holds (each note's fields exactly as packaged), so an unchanged one need not
     be written again."""
-    from ankigen.package import note_fields, notetype_signature
+    from ankigen.package import deck_note_fields, notetype_signature
 
     parts = [notetype_signature(options.theme), stamp_part]
     for spec in decks:
         parts += [spec.deck_name, spec.description, " ".join(spec.tags), spec.filename]
-        for card in spec.cards:
-            parts += [card.guid, *note_fields(card, spec)]
+        for card, fields in deck_note_fields(spec):
+            parts.append(card.guid)
+            parts += fields
         parts += [f"{m.name}\x1f{m.path}" for m in spec.media]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
 

@@ -18,11 +18,11 @@ import sys
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pygments.formatters import HtmlFormatter
 
@@ -114,21 +114,23 @@ def note_fields(card: RenderedCard, spec: DeckSpec) -> tuple[str, ...]:
     """A note's fields, in ``FIELD_NAMES`` order: every one is HTML to Anki. The card's own fields
     come sanitized; the book, chapter and source are text, escaped here (a title may show ``<img>``
     as text; it must never become one)."""
-    text = (spec.book, spec.chapter, card.source)
-    return (card.question, card.answer, card.resources, card.references, *(html.escape(t, quote=False) for t in text))
+    return _note_fields(card, _text(spec.book), _text(spec.chapter))
 
 
-@lru_cache(maxsize=1)
-def _note_class() -> Any:
-    import genanki
+def deck_note_fields(spec: DeckSpec) -> Iterator[tuple[RenderedCard, tuple[str, ...]]]:
+    """Each card of a deck with its note's fields (``note_fields``), the deck's book and chapter
+    escaped once for all its cards."""
+    book, chapter = _text(spec.book), _text(spec.chapter)
+    return ((card, _note_fields(card, book, chapter)) for card in spec.cards)
 
-    class _Note(genanki.Note):  # type: ignore[misc]
-        """genanki's Note without its HTML-tag regex check (our fields are generated HTML)."""
 
-        def _check_invalid_html_tags_in_fields(self) -> None:
-            return None
+def _note_fields(card: RenderedCard, book: str, chapter: str) -> tuple[str, ...]:
+    return (card.question, card.answer, card.resources, card.references, book, chapter, _text(card.source))
 
-    return _Note
+
+def _text(text: str) -> str:
+    """Text as HTML."""
+    return html.escape(text, quote=False)
 
 
 # Zip entry times cannot precede 1980; a fixed time keeps the archive reproducible.
@@ -157,34 +159,93 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, when: tuple[int, int,
 def _fill(
     cursor: sqlite3.Cursor, decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme
 ) -> None:
-    """Every deck and note into an empty collection."""
+    """Every deck and note into an empty collection: the rows genanki's ``Deck.write_to_db`` would
+    write, inserted directly (making genanki's Note and Card objects cost more than the rows).
+
+    genanki itself still writes each deck's entry and the notetype into the collection's JSON (a
+    deck without notes adds no notetype there). Then, per note, as ``Note.write_to_db`` and
+    ``Card.write_to_db`` do: the note takes the next id, then each of its cards (one per template
+    whose required fields are not empty, by the notetype's ``_req``); ``mod`` is the timestamp
+    truncated, ``usn`` -1, tags a space-separated string with a space at each end, the fields
+    joined by 0x1f, the sort field the notetype's ``sortf`` field, the checksum 0 (genanki leaves
+    it to Anki). Notes and cards are inserted in that same interleaved order: inserting all notes,
+    then all cards (``executemany``) was no faster, the inserts themselves being most of the time,
+    and laid the collection's pages out differently, changing the package's bytes."""
     import genanki
 
-    model, note = notetype(theme), _note_class()
+    model = notetype(theme)
+    required = [(ord_, any if op == "any" else all, ords) for ord_, op, ords in model._req]
+    sort_index = model.sort_field_index
+    mod = int(timestamp)
     for spec in decks:
-        deck = genanki.Deck(deck_id(spec.deck_name), spec.deck_name, description=spec.description)
-        for card in spec.cards:
-            fields = list(note_fields(card, spec))
-            deck.add_note(note(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
+        for tag in spec.tags if spec.cards else ():
+            if " " in tag:  # genanki's Note refuses such a tag (Anki splits tags on spaces)
+                raise ValueError(f'Tag "{tag}" contains a space; this is not allowed!')
+        did = deck_id(spec.deck_name)
+        deck = genanki.Deck(did, spec.deck_name, description=spec.description)
+        if spec.cards:
+            deck.add_model(model)
         deck.write_to_db(cursor, timestamp, ids)
+        tags = f" {' '.join(spec.tags)} "
+        for card, fields in deck_note_fields(spec):
+            note_id = next(ids)
+            cursor.execute(
+                _NOTE_ROW,
+                (note_id, card.guid, MODEL_ID, mod, -1, tags, "\x1f".join(fields), fields[sort_index], 0, 0, ""),
+            )
+            for ord_, op, ords in required:
+                if op(fields[i] for i in ords):
+                    cursor.execute(
+                        _CARD_ROW, (next(ids), note_id, did, ord_, mod, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "")
+                    )
+
+
+_NOTE_ROW = "INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?);"
+_CARD_ROW = "INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);"
 
 
 def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator[int], theme: Theme) -> bytes:
-    if sys.version_info >= (3, 11):  # in memory, serialized once: no temporary file, no disk sync
-        conn = sqlite3.connect(":memory:")
+    """The package's collection: genanki's empty collection with the decks and notes added."""
+
+    def fill(cursor: sqlite3.Cursor) -> None:
+        _fill(cursor, decks, timestamp, ids, theme)
+
+    if sys.version_info >= (3, 11):
+        return _in_memory(_empty_collection(), fill)
+    return _through_file(_empty_collection(), fill)
+
+
+def _in_memory(start: bytes | None, fill: Callable[[sqlite3.Cursor], None]) -> bytes:
+    """A database made in memory, serialized once: no temporary file, no disk sync (Python 3.11+).
+
+    A new database is opened on sqlite's ``memdb`` VFS, which pages like a file, header included
+    (its change counter, the sqlite version that wrote it), so the bytes are those
+    ``_through_file`` gives; a plain ``:memory:`` database would leave the header's counters at
+    zero. A ``start`` database is deserialized, which puts it on that VFS too."""
+    if sys.version_info >= (3, 11):
+        if start is None:
+            conn = sqlite3.connect("file:ankigen?vfs=memdb", uri=True)  # no leading "/": not shared
+        else:
+            conn = sqlite3.connect(":memory:")
+            conn.deserialize(start)
         try:
-            conn.deserialize(_empty_collection())
-            _fill(conn.cursor(), decks, timestamp, ids, theme)
+            fill(conn.cursor())
             conn.commit()
             return conn.serialize()
         finally:
             conn.close()
-    with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:  # the same bytes, through a file
+    raise RuntimeError("sqlite3 serializes databases from Python 3.11 on")
+
+
+def _through_file(start: bytes | None, fill: Callable[[sqlite3.Cursor], None]) -> bytes:
+    """The same database through a temporary file (Python 3.10, whose sqlite3 cannot serialize)."""
+    with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
         db_path = Path(tmp) / "collection.anki2"
-        db_path.write_bytes(_empty_collection())
+        if start is not None:
+            db_path.write_bytes(start)
         conn = sqlite3.connect(db_path)
         try:
-            _fill(conn.cursor(), decks, timestamp, ids, theme)
+            fill(conn.cursor())
             conn.commit()
         finally:
             conn.close()
@@ -195,17 +256,19 @@ def _collection_bytes(decks: Sequence[DeckSpec], timestamp: float, ids: Iterator
 def _empty_collection() -> bytes:
     """genanki's empty collection (schema and ``col`` row), made once: what ``Package.write_to_db``
     would build again for every package."""
+    if sys.version_info >= (3, 11):
+        try:
+            return _in_memory(None, _schema)
+        except sqlite3.OperationalError:  # an sqlite that cannot open memdb by name (before 3.36)
+            pass
+    return _through_file(None, _schema)
+
+
+def _schema(cursor: sqlite3.Cursor) -> None:
+    """genanki's schema and ``col`` row, as ``Package.write_to_db`` writes them."""
     import genanki
 
-    with tempfile.TemporaryDirectory(prefix="ankigen-") as tmp:
-        db_path = Path(tmp) / "empty.anki2"
-        conn = sqlite3.connect(db_path)
-        try:
-            genanki.Package([]).write_to_db(conn.cursor(), 0, iter(()))
-            conn.commit()
-        finally:
-            conn.close()
-        return db_path.read_bytes()
+    genanki.Package([]).write_to_db(cursor, 0, iter(()))
 
 
 def stage_apkg(
@@ -247,9 +310,12 @@ def write_apkg(
     return out_path
 
 
+@lru_cache(maxsize=8)
 def notetype_signature(theme: Theme = DEFAULT_THEME) -> str:
     """A digest of everything the notetype is made from (a change to the card's CSS, templates or
-    code themes changes every deck), without building the CSS."""
+    code themes changes every deck), without building the CSS. Made once per theme: every
+    package's digest starts with it, and Pygments' version and the theme files do not change
+    while the program runs."""
     parts = [str(MODEL_ID), MODEL_NAME, *FIELD_NAMES, TEMPLATE_NAME, theme.light, theme.dark]
     parts += [metadata.version("pygments"), *(_theme(name) for name in ("card.css", "front.html", "back.html"))]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
