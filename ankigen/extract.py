@@ -10,7 +10,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice
+from functools import lru_cache
 from pathlib import Path
 
 from ankigen import codes
@@ -117,6 +117,7 @@ _STRUCTURE_HEADS = frozenset("<#")  # </details>, <details>, a heading; <!-- id:
 _FENCE_HEADS = frozenset("`~")
 _RULE_HEADS = frozenset("-*_")
 _LABEL_HEADS = frozenset("*RrOo")  # **Resources**, Resources:, Origin: (no other letter folds to r or o)
+_ANY_HEADS = _STRUCTURE_HEADS | _FENCE_HEADS | _RULE_HEADS | _LABEL_HEADS
 
 
 @dataclass(slots=True)
@@ -156,28 +157,33 @@ def split_footer(body: _Body) -> tuple[list[str], _FooterParse]:
     footer = _FooterParse()
     target: list[str] | None = None
     origin = ""
-    for text in islice(texts, start, None):
-        head = text.lstrip()[:1]
-        label = _FOOTER_LABEL.match(text) if head in _LABEL_HEADS else None
-        if label:
-            bold, plain, rest = label.group("b", "p", "rest")
-            name = (bold or plain).lower()
+    for text in texts[start:]:
+        name, value = _footer_line(text)
+        if name is not None:
             target = footer.references if name == "references" else footer.resources
             origin = "Origin: " if name == "origin" else ""  # a page, a section, a video's 3:25:00
-            rest = rest.strip()
-            if rest:
-                target.append(origin + rest)
-            continue
-        if not head or target is None or (head in _RULE_HEADS and _RULE.match(text)):
-            continue
-        item = _LIST_ITEM.match(text)
-        value = (item.group("text") or "").strip() if item else text.strip()
-        if value:
+        if value and target is not None:
             target.append(origin + value)
     stop = start  # the answer ends above its last blank and rule lines
     while stop and _blank_or_rule(texts[stop - 1]):
         stop -= 1
     return texts[:stop], footer
+
+
+@lru_cache(maxsize=4096)
+def _footer_line(text: str) -> tuple[str | None, str]:
+    """What a footer line holds: a label's name (lower case) and the text after it, or no name and
+    a list item's text, or the line's ("" for a blank line or a rule). Footers repeat their lines
+    (``---``, ``**Resources**``, ``- 1``) from card to card: each is parsed once."""
+    head = text.lstrip()[:1]
+    label = _FOOTER_LABEL.match(text) if head in _LABEL_HEADS else None
+    if label:
+        bold, plain, rest = label.group("b", "p", "rest")
+        return (bold or plain).lower(), rest.strip()
+    if not head or (head in _RULE_HEADS and _RULE.match(text)):
+        return None, ""
+    item = _LIST_ITEM.match(text)
+    return None, (item.group("text") or "").strip() if item else text.strip()
 
 
 def _blank_or_rule(text: str) -> bool:
@@ -205,7 +211,7 @@ def _answer_markdown(answer: list[str], body: _Body) -> str:
         out.append(body.fence.marker)
     while out and not out[0].strip():
         out.pop(0)
-    if out and _DESCRIPTION_LABEL.match(out[0]):
+    if out and out[0].lstrip()[:1] == "*" and _DESCRIPTION_LABEL.match(out[0]):
         out.pop(0)
         while out and not out[0].strip():
             out.pop(0)
@@ -233,7 +239,9 @@ class _Scanner:
 
     def _fence_closes_later(self, start: int, fence: Fence) -> bool:
         """Does a fence open before ``start`` close before the next card or heading?"""
-        for raw in islice(self.lines, start, None):
+        lines = self.lines
+        for index in range(start, len(lines)):  # neither a copy of the rest of the file nor a walk to start
+            raw = lines[index]
             if _DETAILS_OPEN.match(raw):
                 return False
             if fence.closed_by(dequote(raw)):
@@ -269,8 +277,11 @@ class _Scanner:
         closer = ""  # the open fence's character
         for index in range(start, len(lines)):
             raw = lines[index]
-            quoted = raw[:1] == ">"  # dequote(), inline for the usual answer line (a bare ">" gives "")
-            text = (raw[2:] if raw[1:2] in " \t" else raw[1:]) if quoted else dequote(raw)
+            first = raw[:1]  # dequote(), inline: only a line that starts with ">" or " " can change
+            if first == ">":
+                text = raw[2:] if raw[1:2] in " \t" else raw[1:]  # a bare ">" gives ""
+            else:
+                text = dequote(raw) if first == " " else raw
             head = text.lstrip()[:1]
             if fence is not None:
                 if head == closer and fence.closed_by(text):
@@ -287,8 +298,10 @@ class _Scanner:
                     break
                 append(text)
                 continue
-            if head in _STRUCTURE_HEADS:
-                if _DETAILS_CLOSE.match(raw):
+            if head not in _ANY_HEADS:
+                pass  # an ordinary line: none of the patterns below can match it
+            elif head in _STRUCTURE_HEADS:
+                if raw == "</details>" or _DETAILS_CLOSE.match(raw):
                     body.closed_at = index
                     body.end = index
                     break
@@ -356,10 +369,11 @@ class _Scanner:
         scan = next_index
         while scan < len(lines):
             raw = lines[scan]
-            if not raw.strip():
+            head = raw.lstrip()[:1]
+            if not head:
                 scan += 1
                 continue
-            item = _LIST_ITEM.match(raw)
+            item = _LIST_ITEM.match(raw) if head in "-*+" or head.isdecimal() else None
             if not item or raw.lstrip().startswith(("---", "***")):
                 break
             if (item.group("text") or "").strip():
@@ -456,7 +470,7 @@ def extract(text: str, path: Path | str) -> Extracted:
                 sections.append(_OpenSection(heading_text(name), number, total, status, index + 1))
             index += 1
             continue
-        if "<" in raw and _DETAILS_OPEN.match(raw):
+        if raw == "<details>" or ("<" in raw and _DETAILS_OPEN.match(raw)):
             seen_card = True
             card, index = scanner.card(index)
             if card is not None:
