@@ -118,6 +118,7 @@ _FENCE_HEADS = frozenset("`~")
 _RULE_HEADS = frozenset("-*_")
 _LABEL_HEADS = frozenset("*RrOo")  # **Resources**, Resources:, Origin: (no other letter folds to r or o)
 _ANY_HEADS = _STRUCTURE_HEADS | _FENCE_HEADS | _RULE_HEADS | _LABEL_HEADS
+_QUOTE_STARTS = frozenset("> ")  # dequote() leaves any other line as it is
 
 
 @dataclass(slots=True)
@@ -277,11 +278,12 @@ class _Scanner:
         closer = ""  # the open fence's character
         for index in range(start, len(lines)):
             raw = lines[index]
-            first = raw[:1]  # dequote(), inline: only a line that starts with ">" or " " can change
-            if first == ">":
-                text = raw[2:] if raw[1:2] in " \t" else raw[1:]  # a bare ">" gives ""
+            if raw[:2] == "> ":  # dequote(), inline for the usual lines; only ">" or " " lines change
+                text = raw[2:]
+            elif raw == ">":
+                text = ""
             else:
-                text = dequote(raw) if first == " " else raw
+                text = dequote(raw) if raw[:1] in _QUOTE_STARTS else raw
             head = text.lstrip()[:1]
             if fence is not None:
                 if head == closer and fence.closed_by(text):
