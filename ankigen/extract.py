@@ -10,6 +10,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from ankigen import codes
@@ -109,70 +110,109 @@ class _FooterParse:
     references: list[str] = field(default_factory=list)
 
 
-def split_footer(body: list[tuple[int, str]]) -> tuple[list[tuple[int, str]], _FooterParse]:
+# The first non-blank character a line must have to be any of the lines the card scanner looks for
+# (the patterns above all start with ``^\s*``, and ``str.lstrip`` strips what ``\s`` matches): one
+# set lookup per line spares the regular expressions on the ordinary lines, most of an answer.
+_STRUCTURE_HEADS = frozenset("<#")  # </details>, <details>, a heading; <!-- id: -->
+_FENCE_HEADS = frozenset("`~")
+_RULE_HEADS = frozenset("-*_")
+_LABEL_HEADS = frozenset("*RrOo")  # **Resources**, Resources:, Origin: (no other letter folds to r or o)
+_ANY_HEADS = _STRUCTURE_HEADS | _FENCE_HEADS | _RULE_HEADS | _LABEL_HEADS
+_QUOTE_STARTS = frozenset("> ")  # dequote() leaves any other line as it is
+
+
+@dataclass(slots=True)
+class _Body:
+    """What one pass over a card's answer lines finds, so that no later step walks them again.
+
+    ``texts`` are the de-quoted lines (an explicit id line left out); ``label_at``, ``rules`` and
+    ``fence_at`` are places in it, not line numbers: the first footer label outside code, the rule
+    lines outside code above it, and the opening of ``fence``, a code block still open at the end.
+    """
+
+    texts: list[str] = field(default_factory=list)
+    label_at: int | None = None
+    rules: list[int] = field(default_factory=list)
+    fence: Fence | None = None
+    fence_at: int = 0
+    fence_line: int = 0  # the line of the last fence opened
+    explicit_id: str | None = None
+    images: list[ImageRef] = field(default_factory=list)
+    closed_at: int | None = None  # the line of its </details>, if the card is closed
+    end: int = 0  # the line the walk stopped at
+
+
+def split_footer(body: _Body) -> tuple[list[str], _FooterParse]:
     """Split de-quoted answer lines into the answer proper and its Resources/References footer.
 
     Python-Markdown would fold ``**Resources**`` and its list into one paragraph, and read
     ``**References**`` above a ``---`` line as a setext heading, so the footer is parsed here.
+    The footer starts at the first label outside code; in a card whose code block is never closed
+    the footer is still the footer: its first label after the opening fence.
     """
-    fence: Fence | None = None
-    opened = 0
-    start = len(body)
-    for index, (_, text) in enumerate(body):
-        if fence is not None:
-            if fence.closed_by(text):
-                fence = None
-            continue
-        fence = fence_open(text)
-        opened = index
-        if fence is None and _FOOTER_LABEL.match(text):
-            start = index
-            break
-    if fence is not None:  # a fence never closed: the footer is still the footer
-        start = next((i for i in range(opened + 1, len(body)) if _FOOTER_LABEL.match(body[i][1])), start)
+    texts = body.texts
+    start = len(texts) if body.label_at is None else body.label_at
+    if body.label_at is None and body.fence is not None:
+        labels = (i for i in range(body.fence_at + 1, len(texts)) if _FOOTER_LABEL.match(texts[i]))
+        start = next(labels, start)
     footer = _FooterParse()
     target: list[str] | None = None
     origin = ""
-    for _, text in body[start:]:
-        label = _FOOTER_LABEL.match(text)
-        if label:
-            name = (label.group("b") or label.group("p")).lower()
+    for text in texts[start:]:
+        name, value = _footer_line(text)
+        if name is not None:
             target = footer.references if name == "references" else footer.resources
             origin = "Origin: " if name == "origin" else ""  # a page, a section, a video's 3:25:00
-            rest = label.group("rest").strip()
-            if rest:
-                target.append(origin + rest)
-            continue
-        if not text.strip() or _RULE.match(text):
-            continue
-        item = _LIST_ITEM.match(text)
-        value = (item.group("text") or "") if item else text
-        if value.strip() and target is not None:
-            target.append(origin + value.strip())
-    answer = body[:start]
-    while answer and (not answer[-1][1].strip() or _RULE.match(answer[-1][1])):
-        answer.pop()
-    return answer, footer
+        if value and target is not None:
+            target.append(origin + value)
+    stop = start  # the answer ends above its last blank and rule lines
+    while stop and _blank_or_rule(texts[stop - 1]):
+        stop -= 1
+    return texts[:stop], footer
 
 
-def _answer_markdown(lines: list[tuple[int, str]]) -> str:
-    """Join answer lines; a bare ``---`` under text gets a blank line so it stays a rule."""
-    out: list[str] = []
-    fence: Fence | None = None
-    for _, text in lines:
-        if fence is not None:
-            if fence.closed_by(text):
-                fence = None
-        else:
-            fence = fence_open(text)
-            if fence is None and _RULE.match(text) and out and out[-1].strip():
-                out.append("")
-        out.append(text)
-    if fence is not None:
-        out.append(fence.marker)
+@lru_cache(maxsize=4096)
+def _footer_line(text: str) -> tuple[str | None, str]:
+    """What a footer line holds: a label's name (lower case) and the text after it, or no name and
+    a list item's text, or the line's ("" for a blank line or a rule). Footers repeat their lines
+    (``---``, ``**Resources**``, ``- 1``) from card to card: each is parsed once."""
+    head = text.lstrip()[:1]
+    label = _FOOTER_LABEL.match(text) if head in _LABEL_HEADS else None
+    if label:
+        bold, plain, rest = label.group("b", "p", "rest")
+        return (bold or plain).lower(), rest.strip()
+    if not head or (head in _RULE_HEADS and _RULE.match(text)):
+        return None, ""
+    item = _LIST_ITEM.match(text)
+    return None, (item.group("text") or "").strip() if item else text.strip()
+
+
+def _blank_or_rule(text: str) -> bool:
+    head = text.lstrip()[:1]
+    return not head or (head in _RULE_HEADS and _RULE.match(text) is not None)
+
+
+def _answer_markdown(answer: list[str], body: _Body) -> str:
+    """Join answer lines; a bare ``---`` under text gets a blank line so it stays a rule.
+
+    ``answer`` is the start of ``body.texts`` (the footer cut off): its rules outside code are
+    ``body.rules`` below its length, and a code block open at its end is the body's unclosed one.
+    """
+    out = answer
+    rules = [at for at in body.rules if 0 < at < len(answer) and answer[at - 1].strip()]
+    if rules:
+        out = []
+        done = 0
+        for at in rules:
+            out += answer[done:at]
+            out.append("")
+            done = at
+        out += answer[done:]
+    if body.fence is not None and len(answer) > body.fence_at:
+        out.append(body.fence.marker)
     while out and not out[0].strip():
         out.pop(0)
-    if out and _DESCRIPTION_LABEL.match(out[0]):
+    if out and out[0].lstrip()[:1] == "*" and _DESCRIPTION_LABEL.match(out[0]):
         out.pop(0)
         while out and not out[0].strip():
             out.pop(0)
@@ -200,7 +240,9 @@ class _Scanner:
 
     def _fence_closes_later(self, start: int, fence: Fence) -> bool:
         """Does a fence open before ``start`` close before the next card or heading?"""
-        for raw in self.lines[start:]:
+        lines = self.lines
+        for index in range(start, len(lines)):  # neither a copy of the rest of the file nor a walk to start
+            raw = lines[index]
             if _DETAILS_OPEN.match(raw):
                 return False
             if fence.closed_by(dequote(raw)):
@@ -218,6 +260,78 @@ class _Scanner:
                 return None
         return None
 
+    def _answer(self, start: int) -> _Body:
+        """Walk a card's answer lines from ``start`` to its ``</details>`` (``closed_at``), or to
+        where the card breaks off (the next card or heading, the end of the file: ``end``).
+
+        This is the hot loop of a build's extraction: one pass does what the footer and the
+        answer's Markdown need too, and a line is only tried against the patterns its first
+        character allows (the ``_*_HEADS`` sets); most answer lines are tried against none.
+        """
+        lines = self.lines
+        body = _Body(end=len(lines))
+        texts = body.texts
+        append = texts.append
+        rules = body.rules
+        label_at: int | None = None
+        fence: Fence | None = None
+        closer = ""  # the open fence's character
+        for index in range(start, len(lines)):
+            raw = lines[index]
+            if raw[:2] == "> ":  # dequote(), inline for the usual lines; only ">" or " " lines change
+                text = raw[2:]
+            elif raw == ">":
+                text = ""
+            else:
+                text = dequote(raw) if raw[:1] in _QUOTE_STARTS else raw
+            head = text.lstrip()[:1]
+            if fence is not None:
+                if head == closer and fence.closed_by(text):
+                    fence = None
+                    if not any(map(str.strip, texts[body.fence_at + 1 :])):
+                        self.report(body.fence_line, codes.EMPTY_FENCE, "empty code block: left out of the card")
+                elif head == "<" and _DETAILS_CLOSE.match(raw) and not self._fence_closes_later(index + 1, fence):
+                    self.report(body.fence_line, codes.UNCLOSED_FENCE, "code fence is never closed")
+                    body.closed_at = index
+                    body.end = index
+                    break
+                elif head == "<" and _DETAILS_OPEN.match(raw) and not self._fence_closes_later(index + 1, fence):
+                    body.end = index
+                    break
+                append(text)
+                continue
+            if head not in _ANY_HEADS:
+                pass  # an ordinary line: none of the patterns below can match it
+            elif head in _STRUCTURE_HEADS:
+                if raw == "</details>" or _DETAILS_CLOSE.match(raw):
+                    body.closed_at = index
+                    body.end = index
+                    break
+                if self._is_boundary(raw):
+                    body.end = index
+                    break
+                id_match = _EXPLICIT_ID.match(text) if head == "<" else None
+                if id_match:
+                    body.explicit_id = id_match.group("id")
+                    continue
+            elif head in _FENCE_HEADS:
+                fence = fence_open(text)
+                if fence is not None:
+                    closer, body.fence_line, body.fence_at = fence.marker[0], index, len(texts)
+                    append(text)
+                    continue
+            elif label_at is None:  # the answer's end is not known yet: a label, a rule?
+                if head in _LABEL_HEADS and _FOOTER_LABEL.match(text):
+                    label_at = len(texts)
+                elif head in _RULE_HEADS and _RULE.match(text):
+                    rules.append(len(texts))
+            if "![" in text or ("<" in text and "<img" in text.lower()):
+                body.images.extend(ImageRef(src, self.loc(index)) for src in image_srcs(text))
+            append(text)
+        body.label_at = label_at
+        body.fence = fence
+        return body
+
     def card(self, start: int) -> tuple[Card | None, int]:
         """Parse the card whose ``<details>`` is at ``start``; return it and the next line."""
         lines = self.lines
@@ -225,7 +339,13 @@ class _Scanner:
         while index < len(lines) and not lines[index].strip():
             index += 1
         question: str | None = None
-        opened = _SUMMARY_START.match(lines[index]) if index < len(lines) else None
+        summary = lines[index] if index < len(lines) else ""
+        opened = None
+        if summary.startswith("<summary>") and summary.endswith("</summary>"):  # the usual one-line summary
+            question = summary[9:-10].strip()  # what _SUMMARY takes: its one </summary> ends the line
+            index += 1
+        else:
+            opened = _SUMMARY_START.match(summary)
         if opened:
             end = self._summary_end(index)
             match = _SUMMARY.match("\n".join(lines[index : end + 1])) if end is not None else None
@@ -239,64 +359,23 @@ class _Scanner:
                     self.report(index, codes.UNCLOSED_SUMMARY, message)
                 question = match.group(1).strip()
                 index = end + 1
-        body: list[tuple[int, str]] = []
-        fence: Fence | None = None
-        fence_line = 0
-        fence_empty = True
-        explicit_id: str | None = None
-        images: list[ImageRef] = []
-        closed_at: int | None = None
-        while index < len(lines):
-            raw = lines[index]
-            text = dequote(raw)
-            if fence is not None:
-                if fence.closed_by(text):
-                    fence = None
-                    if fence_empty:
-                        self.report(fence_line, codes.EMPTY_FENCE, "empty code block: left out of the card")
-                elif _DETAILS_CLOSE.match(raw) and not self._fence_closes_later(index + 1, fence):
-                    self.report(fence_line, codes.UNCLOSED_FENCE, "code fence is never closed")
-                    closed_at = index
-                    break
-                elif _DETAILS_OPEN.match(raw) and not self._fence_closes_later(index + 1, fence):
-                    break
-                fence_empty = fence_empty and not text.strip()
-                body.append((index, text))
-                index += 1
-                continue
-            if _DETAILS_CLOSE.match(raw):
-                closed_at = index
-                break
-            if self._is_boundary(raw):
-                break
-            fence = fence_open(text)
-            if fence is not None:
-                fence_line, fence_empty = index, True
-            else:
-                id_match = _EXPLICIT_ID.match(text)
-                if id_match:
-                    explicit_id = id_match.group("id")
-                    index += 1
-                    continue
-                if "![" in text or ("<" in text and "<img" in text.lower()):
-                    images.extend(ImageRef(src, self.loc(index)) for src in image_srcs(text))
-            body.append((index, text))
-            index += 1
-        if closed_at is None:
-            if fence is not None:
-                self.report(fence_line, codes.UNCLOSED_FENCE, "code fence is never closed")
+        body = self._answer(index)
+        if body.closed_at is None:
+            if body.fence is not None:
+                self.report(body.fence_line, codes.UNCLOSED_FENCE, "code fence is never closed")
             self.report(start, codes.UNCLOSED_DETAILS, "<details> is never closed")
-            return None, index
-        next_index = closed_at + 1
+            return None, body.end
+        next_index = body.closed_at + 1
         # Older files list a card's reference links after </details>: they belong to it.
         trailing: list[str] = []
         scan = next_index
         while scan < len(lines):
             raw = lines[scan]
-            if not raw.strip():
+            head = raw.lstrip()[:1]
+            if not head:
                 scan += 1
                 continue
-            item = _LIST_ITEM.match(raw)
+            item = _LIST_ITEM.match(raw) if head in "-*+" or head.isdecimal() else None
             if not item or raw.lstrip().startswith(("---", "***")):
                 break
             if (item.group("text") or "").strip():
@@ -306,11 +385,12 @@ class _Scanner:
         if question is None:
             self.report(start, codes.NO_SUMMARY, "<details> has no <summary> line")
             return None, next_index
-        if not plain_text(question):
+        visible = plain_text(question)
+        if not visible:
             self.report(start, codes.EMPTY_QUESTION, "the question (<summary>) is empty")
             return None, next_index
         answer_lines, footer = split_footer(body)
-        answer = _answer_markdown(answer_lines)
+        answer = _answer_markdown(answer_lines, body)
         references = tuple(footer.references + trailing)
         if not answer.strip() and not references and not footer.resources:
             self.report(start, codes.EMPTY_ANSWER, "the answer is empty")
@@ -320,10 +400,10 @@ class _Scanner:
                 answer=answer,
                 resources=tuple(footer.resources),
                 references=references,
-                images=tuple(images),
+                images=tuple(body.images),
                 loc=self.loc(start),
-                explicit_id=explicit_id,
-                key=question_key(question),
+                explicit_id=body.explicit_id,
+                key=question_key(question) if "`" in question else visible,  # the same, computed once
             ),
             next_index,
         )
@@ -392,13 +472,13 @@ def extract(text: str, path: Path | str) -> Extracted:
                 sections.append(_OpenSection(heading_text(name), number, total, status, index + 1))
             index += 1
             continue
-        if _DETAILS_OPEN.match(raw):
+        if raw == "<details>" or ("<" in raw and _DETAILS_OPEN.match(raw)):
             seen_card = True
             card, index = scanner.card(index)
             if card is not None:
                 (sections[-1].cards if sections else preamble).append(card)
             continue
-        if _DETAILS_CLOSE.match(raw):
+        if "<" in raw and _DETAILS_CLOSE.match(raw):
             scanner.report(index, codes.STRAY_CLOSE, "</details> without a <details> above it")
         elif cover is None and not seen_card and not sections:
             srcs = list(image_srcs(raw))

@@ -26,8 +26,12 @@ class Fence:
         return words[0].lower() if words else ""
 
     def closed_by(self, line: str) -> bool:
+        """Is ``line`` a closing fence: only this fence's character, at least as many times?"""
+        char = self.marker[0]
+        if char not in line:  # most lines of a code block: no string built to say no
+            return False
         stripped = line.strip()
-        return len(stripped) >= len(self.marker) and stripped == self.marker[0] * len(stripped)
+        return len(stripped) >= len(self.marker) and not stripped.strip(char)
 
 
 def fence_open(line: str) -> Fence | None:
