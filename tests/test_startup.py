@@ -128,3 +128,20 @@ def test_forced_colour_is_left_to_rich(monkeypatch: pytest.MonkeyPatch) -> None:
     output = _Output(stderr=False)
     output.print("done", style="bold red")
     assert output.is_terminal and "\x1b[" in sys.stdout.getvalue()
+
+
+def test_the_markdown_converter_is_made_only_for_a_card_that_needs_it() -> None:
+    """Plain paragraphs (most answers) take the fast path: the converter and the pymdownx
+    extensions load on the first card that needs Python-Markdown, and once."""
+    script = """
+import sys
+from ankigen import render
+render.convert("A paragraph with `code`, *emphasis* and $x^2$.\\n\\nAnother one.")
+assert "pymdownx" not in sys.modules and render._converter.cache_info().currsize == 0
+table = render.convert("| a | b |\\n|---|---|\\n| 1 | 2 |")[0]
+assert "<table>" in table and "pymdownx" in sys.modules
+render.convert("- one\\n- two")
+assert render._converter.cache_info().misses == 1
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
