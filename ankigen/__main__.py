@@ -11,6 +11,12 @@ def main() -> None:
     line and exits 130 (a build cleans up behind itself first). Typer turns a Ctrl-C during a
     command into a silent exit 130; that is the same interrupt. A command that stops on Ctrl-C
     with something to say (``sync``) raises ``InterruptError``."""
+    if sys.argv[1:] == ["--version"]:  # what the command line's --version prints, without loading it
+        from ankigen import __version__
+
+        print(f"ankigen {__version__}")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # as below: the work is done and said
+        return
     detail: str | None = None
     try:
         from ankigen.cli import app

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.errors import MarkupError
 
+from ankigen import __version__
 from ankigen.cli import _Output, plain
 
 GOOD = "# Book\n## Chapter 1/1\n<details>\n<summary>Q?</summary>\n\n> A\n</details>\n"
@@ -48,6 +49,8 @@ def test_help_and_version_load_no_library_of_the_pipeline(tmp_path: Path, flag: 
     modules, out, _ = loaded(tmp_path, flag)
     assert out.startswith("ankigen ") if flag == "--version" else "Usage" in out
     assert not modules & {"rich", "genanki", "markdown", "pygments", "pymdownx", "nh3", "bs4"}
+    if flag == "--version":
+        assert out == f"ankigen {__version__}\n" and "typer" not in modules  # nor the command line
 
 
 @pytest.mark.parametrize("colour", [{}, {"NO_COLOR": "1"}])
