@@ -12,12 +12,10 @@ books it read.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -351,6 +349,9 @@ def _outcomes(
             if progress:
                 progress(job.shown, len(jobs))
         return
+    import multiprocessing  # here, not at the top: a build of one job never loads it, nor logging
+    from concurrent.futures import ProcessPoolExecutor
+
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix" else None)
     if context.get_start_method() == "fork" and any(not has_renders(job.cache_dir, job.path) for job in jobs):

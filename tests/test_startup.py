@@ -59,10 +59,14 @@ def test_a_build_printing_to_a_pipe_does_not_load_rich(tmp_path: Path, colour: d
     notes.mkdir()
     (notes / "book.md").write_text(GOOD, encoding="utf-8")
     out = tmp_path / "out"
-    modules, stdout, stderr = loaded(tmp_path, "build", str(notes), "-q", "--no-cache", "--out", str(out), env=colour)
+    build = ("build", str(notes), "-q", "--cache-dir", str(tmp_path / "cache"), "--out", str(out))
+    modules, stdout, stderr = loaded(tmp_path, *build, env=colour)
     assert stdout == f"Wrote 1 package (1 deck, 1 card) from 1 book to {out}/\n" and stderr == ""
     assert "rich" not in modules
     assert "ankigen" in modules and "genanki" in modules  # the build ran in this process
+    again, stdout, _ = loaded(tmp_path, *build, env=colour)  # nothing to render or write
+    assert stdout == f"Wrote 0 packages, 1 unchanged (1 deck, 1 card) from 1 book to {out}/\n"
+    assert not again & {"rich", "genanki", "multiprocessing", "concurrent", "logging"}  # one job: no workers
 
 
 def test_text_rich_would_change_still_goes_through_rich(tmp_path: Path) -> None:
