@@ -1,9 +1,20 @@
 """``python -m ankigen`` and the ``ankigen`` command."""
 
+import gc
 import signal
 import sys
 
 INTERRUPTED = 130  # the shell's code for Ctrl-C
+
+
+def _ended() -> None:
+    """The work is done and said. A Ctrl-C from now on must not kill the exit (Python puts the
+    default handler back while it shuts down, which would end the process silently). Nor need
+    Python's last garbage collections go over every object the work left (3 % of a build's main
+    process, by callgrind): atexit handlers still run, files are flushed and objects freed as
+    usual; only reference cycles left now go to the operating system unvisited."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    gc.freeze()
 
 
 def main() -> None:
@@ -15,7 +26,7 @@ def main() -> None:
         from ankigen import __version__
 
         print(f"ankigen {__version__}")
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # as below: the work is done and said
+        _ended()
         return
     detail: str | None = None
     try:
@@ -30,9 +41,7 @@ def main() -> None:
         detail = ""
     except SystemExit as stop:
         if stop.code != INTERRUPTED:
-            # The work is done and said: a Ctrl-C from now on must not kill the exit (Python puts
-            # the default handler back while it shuts down, which would end the process silently).
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            _ended()
             raise
         detail = ""
     if detail is not None:
