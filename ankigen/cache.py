@@ -15,9 +15,9 @@ import json
 import os
 import platform
 import re
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,60 @@ def namespace() -> str:
     here = Path(__file__).parent
     for module in SHAPING:
         parts.append(hashlib.sha256(here.joinpath(f"{module}.py").read_bytes()).hexdigest())
-    for name in LIBRARIES:
-        try:
-            parts.append(f"{name}={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            parts.append(f"{name}=?")
+    parts += [f"{name}={version}" for name, version in library_versions(LIBRARIES).items()]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def library_versions(names: Sequence[str]) -> dict[str, str]:
+    """Installed distributions' versions ("?" if not installed), as ``importlib.metadata.version``
+    finds them (the first ``*.dist-info`` or ``*.egg-info`` of each name along ``sys.path``), read
+    from their metadata files' ``Version:`` line: without loading importlib.metadata and the email
+    package it parses metadata with, which take longer to load than the whole namespace takes to
+    make. Anything else (a zip on ``sys.path``, an unreadable file) is left to importlib.metadata."""
+    wanted = {_normalized(name): name for name in names}
+    versions: dict[str, str] = {}
+    for entry in sys.path:
+        if len(versions) == len(wanted):
+            break
+        try:
+            children = os.listdir(entry or ".")
+        except OSError:
+            continue
+        for child in children:
+            stem, _, kind = child.lower().rpartition(".")
+            name = wanted.get(_normalized(stem.partition("-")[0])) if kind in ("dist-info", "egg-info") else None
+            if name is not None and name not in versions:
+                found = _metadata_version(Path(entry or ".", child, "METADATA" if kind == "dist-info" else "PKG-INFO"))
+                versions[name] = found if found is not None else _from_importlib(name)
+    return {name: versions.get(name) or _from_importlib(name) for name in names}
+
+
+def _metadata_version(path: Path) -> str | None:
+    """The ``Version:`` header of a metadata file; None if it cannot be read."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if not line.strip():
+                    return None  # the headers are over
+                key, colon, value = line.partition(":")
+                if colon and key == "Version":
+                    return value.strip()
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _from_importlib(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name) or "?"  # None: metadata without a version (Python 3.11)
+    except metadata.PackageNotFoundError:
+        return "?"
 
 
 def card_key(card: Card, media: Mapping[str, str]) -> str:

@@ -6,15 +6,17 @@ Exit codes: 0 success; 1 bad content (errors in notes, or warnings with ``--stri
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
 
@@ -43,20 +45,77 @@ app = typer.Typer(
 _STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.NOTICE: "dim"}
 
 
-def _consoles() -> tuple[Console, Console]:
-    """stdout and stderr; colour off with NO_COLOR, and plain text whenever not a terminal. Rich is
-    imported here, not at the top: ``--help`` and ``--version`` never need it."""
-    from rich.console import Console
+class _Output:
+    """stdout or stderr as rich prints to it: colour off with NO_COLOR, and plain text whenever not a
+    terminal. Rich is imported only when it is needed (a terminal, a table, text it would change):
+    loading it is a fifth of the time a quiet build takes to start, and a build whose output goes
+    to a file or a pipe prints only text rich gives back as it is (a test compares the two)."""
 
-    plain = bool(os.environ.get("NO_COLOR"))  # no-color.org: and then no other styling either
-    if plain:
-        return Console(color_system=None, highlight=False, soft_wrap=True), Console(
-            stderr=True, color_system=None, highlight=False, soft_wrap=True
-        )
-    return Console(highlight=False, soft_wrap=True), Console(stderr=True, highlight=False, soft_wrap=True)
+    def __init__(self, *, stderr: bool) -> None:
+        self.stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        """The rich console, made on first use."""
+        if self._console is None:
+            from rich.console import Console
+
+            if os.environ.get("NO_COLOR"):  # no-color.org: and then no other styling either
+                self._console = Console(stderr=self.stderr, color_system=None, highlight=False, soft_wrap=True)
+            else:
+                self._console = Console(stderr=self.stderr, highlight=False, soft_wrap=True)
+        return self._console
+
+    def _stream(self) -> TextIO | None:
+        """Where rich would write, if it would see no terminal there; else None."""
+        if _FORCED_TERMINAL & os.environ.keys():
+            return None
+        stream = sys.stderr if self.stderr else sys.stdout
+        stream = getattr(stream, "rich_proxied_file", stream)  # rich's own stand-in during a progress bar
+        try:
+            if stream is None or stream.isatty() or hasattr(builtins, "get_ipython"):  # Jupyter: rich's HTML
+                return None
+        except ValueError:  # closed
+            return None
+        return stream
+
+    @property
+    def is_terminal(self) -> bool:
+        return self._stream() is None and self.console.is_terminal
+
+    def print(self, text: object, *, style: str | None = None, markup: bool | None = None) -> None:
+        """Rich's ``Console.print``, written directly when rich would write the text as it is."""
+        stream = self._stream()
+        if stream is not None and isinstance(text, str) and plain(text, markup=markup is not False):
+            try:
+                stream.write(text + "\n")
+            except UnicodeEncodeError:  # nothing written: rich says why, and how to fix it
+                pass
+            else:
+                stream.flush()
+                return
+        self.console.print(text, style=style, markup=markup)
 
 
-def _print_diagnostics(console: Console, diagnostics: tuple[Diagnostic, ...], *, verbose: bool) -> None:
+# Rich's settings that make it see a terminal where there is none.
+_FORCED_TERMINAL = frozenset({"FORCE_COLOR", "TTY_COMPATIBLE"})
+# What rich changes in text it prints without a terminal: control characters (stripped or kept),
+# tabs (expanded), ``:name:`` (an emoji), whitespace ending a long line (cut), ``[…]`` markup.
+_NOT_PLAIN = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]|:\S*:|\s(?=\n|\Z)")
+
+
+def plain(text: str, *, markup: bool) -> bool:
+    """Whether rich prints ``text`` to a file that is no terminal exactly as it is."""
+    return not _NOT_PLAIN.search(text) and not (markup and "[" in text)
+
+
+def _consoles() -> tuple[_Output, _Output]:
+    """stdout and stderr."""
+    return _Output(stderr=False), _Output(stderr=True)
+
+
+def _print_diagnostics(console: _Output, diagnostics: tuple[Diagnostic, ...], *, verbose: bool) -> None:
     """Errors and warnings; notices (a file with no cards, empty chapters) only with ``-v``: in
     a large library they are many, and nothing is wrong."""
     for diagnostic in diagnostics:
@@ -71,7 +130,7 @@ def _notices(count: int, *, verbose: bool) -> list[str]:
     return [_plural(count, "notice") + ("" if verbose else " (-v to show)")]
 
 
-def _fail(err: Console, error: AnkigenError) -> NoReturn:
+def _fail(err: _Output, error: AnkigenError) -> NoReturn:
     err.print(str(error), style="bold red", markup=False)
     raise typer.Exit(error.exit_code)
 
@@ -222,7 +281,7 @@ def _settings(
 
 
 @contextmanager
-def _progress(err: Console, enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
+def _progress(err: _Output, enabled: bool) -> Iterator[Callable[[str, int], None] | None]:
     """A progress bar on a terminal for builds of more than a few files; nothing otherwise. The
     bar starts when the first file is done, with the number of files the build reports."""
     if not enabled or not err.is_terminal:
@@ -237,7 +296,7 @@ def _progress(err: Console, enabled: bool) -> Iterator[Callable[[str, int], None
             return
         if not started:
             columns = (TextColumn("building"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-            bar = Progress(*columns, console=err, transient=True)
+            bar = Progress(*columns, console=err.console, transient=True)
             bar.start()
             started.append((bar, bar.add_task("build", total=total)))
         bar, task = started[0]
@@ -250,7 +309,7 @@ def _progress(err: Console, enabled: bool) -> Iterator[Callable[[str, int], None
             started[0][0].stop()
 
 
-def _run_build(settings: _Settings, err: Console, *, quiet: bool) -> BuildResult:
+def _run_build(settings: _Settings, err: _Output, *, quiet: bool) -> BuildResult:
     from ankigen import build as pipeline
 
     def waiting() -> None:
@@ -276,7 +335,7 @@ MANY_PACKAGES = 20
 GONE_SHOWN = 5  # cards that left the notes listed without -v (all are in the manifest)
 
 
-def _report_build(result: BuildResult, out: Path, stdout: Console, err: Console, *, quiet: bool, verbose: bool) -> int:
+def _report_build(result: BuildResult, out: Path, stdout: _Output, err: _Output, *, quiet: bool, verbose: bool) -> int:
     """Print what a build found and did; return its exit code."""
     _print_diagnostics(err, result.diagnostics, verbose=verbose)
     errors, warnings = result.count(Severity.ERROR), result.count(Severity.WARNING)
@@ -367,7 +426,7 @@ def build(
     raise typer.Exit(code)
 
 
-def _watch(settings: _Settings, stdout: Console, err: Console, *, quiet: bool, verbose: bool) -> None:
+def _watch(settings: _Settings, stdout: _Output, err: _Output, *, quiet: bool, verbose: bool) -> None:
     """Rebuild on every change to the notes (or their images) until interrupted. Each rebuild goes
     through the render cache and keeps unchanged packages, so only changed books cost work."""
     from watchfiles import watch as changes
@@ -439,7 +498,7 @@ PHONE = (
 )
 
 
-def _entries(err: Console, title: str, entries: tuple[Entry, ...], style: str) -> None:
+def _entries(err: _Output, title: str, entries: tuple[Entry, ...], style: str) -> None:
     if not entries:
         return
     err.print(title, style=style, markup=False)
@@ -447,7 +506,7 @@ def _entries(err: Console, title: str, entries: tuple[Entry, ...], style: str) -
         err.print(f"  {entry.deck}: {entry.question}  ({entry.source})", style=style, markup=False)
 
 
-def _report_sync(changes: Changes, stdout: Console, err: Console, *, verbose: bool) -> None:
+def _report_sync(changes: Changes, stdout: _Output, err: _Output, *, verbose: bool) -> None:
     """What a sync did (or, with --dry-run, would do): lists, then one summary line."""
     would = "" if changes.applied else "would be "
     if verbose or not changes.applied:

@@ -34,9 +34,6 @@ from pygments.lexer import Lexer
 from pygments.lexers import get_lexer_by_name
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
-from pymdownx.arithmatex import ArithmatexExtension
-from pymdownx.magiclink import MagiclinkExtension
-from pymdownx.tilde import DeleteSubExtension
 
 from ankigen.fences import fence_open
 from ankigen.model import Card, Fields
@@ -545,7 +542,14 @@ class _BlocksExtension(Extension):
 _BLOCKS = _BlocksExtension()
 
 
-def _new_markdown() -> markdown.Markdown:
+@lru_cache(maxsize=1)
+def _converter() -> markdown.Markdown:
+    """The one Python-Markdown converter, made (with its extensions' patterns) on first use: cards
+    the fast path renders never need it, nor the pymdownx extensions it loads."""
+    from pymdownx.arithmatex import ArithmatexExtension
+    from pymdownx.magiclink import MagiclinkExtension
+    from pymdownx.tilde import DeleteSubExtension
+
     # Extensions as objects, not names: a name is looked up among every installed package's entry
     # points, which takes longer than all the rest of making the converter.
     return markdown.Markdown(
@@ -561,9 +565,6 @@ def _new_markdown() -> markdown.Markdown:
     )
 
 
-_MD = _new_markdown()
-
-
 # Markdown text that can carry the author's own HTML, entities or link targets into the output;
 # without any of these, Python-Markdown and Pygments produce only their own, safe markup.
 _AUTHOR_MARKUP = re.compile(r"[<&]|\]\s*[(:]|script:|data:", re.IGNORECASE)
@@ -577,9 +578,10 @@ def convert(text: str, *, fast: bool = True) -> tuple[str, bool]:
     authored = bool(_AUTHOR_MARKUP.search(source))
     if fast and not authored and (plain := plain_paragraphs(source, blocks)) is not None:
         return plain, False
+    converter = _converter()
     assert _BLOCKS.stash is not None
     _BLOCKS.stash.blocks = blocks
-    return _MD.reset().convert(source), authored
+    return converter.reset().convert(source), authored
 
 
 # The fast path: most answers are paragraphs of text with code spans, emphasis and ``$math$``,
