@@ -188,6 +188,7 @@ def _footer_line(text: str) -> tuple[str | None, str]:
 
 
 def _blank_or_rule(text: str) -> bool:
+    """A line an answer does not end with: blank, or a ``---`` rule above its footer."""
     head = text.lstrip()[:1]
     return not head or (head in _RULE_HEADS and _RULE.match(text) is not None)
 
