@@ -20,17 +20,17 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pygments.formatters import HtmlFormatter
-
+from ankigen.cache import library_versions
 from ankigen.fsutil import temp_file
 from ankigen.model import DeckSpec, RenderedCard, Theme
 
 if TYPE_CHECKING:
     import genanki
+    from pygments.formatters import HtmlFormatter
 
 MODEL_ID = 1894536271
 MODEL_NAME = "ankigen"
@@ -66,6 +66,8 @@ def _theme(name: str) -> str:
 
 def _code_css(style: str, prefixes: tuple[str, ...]) -> str:
     selectors = [f"{prefix} .highlight" if prefix else ".highlight" for prefix in prefixes]
+    from pygments.formatters import HtmlFormatter  # for the notetype's CSS: only a package written needs it
+
     formatter: HtmlFormatter[str] = HtmlFormatter(style=style)
     return str(formatter.get_style_defs(selectors))  # type: ignore[no-untyped-call]
 
@@ -317,5 +319,8 @@ def notetype_signature(theme: Theme = DEFAULT_THEME) -> str:
     package's digest starts with it, and Pygments' version and the theme files do not change
     while the program runs."""
     parts = [str(MODEL_ID), MODEL_NAME, *FIELD_NAMES, TEMPLATE_NAME, theme.light, theme.dark]
-    parts += [metadata.version("pygments"), *(_theme(name) for name in ("card.css", "front.html", "back.html"))]
+    parts += [
+        library_versions(["pygments"])["pygments"],
+        *(_theme(name) for name in ("card.css", "front.html", "back.html")),
+    ]
     return hashlib.sha256("\x1e".join(parts).encode()).hexdigest()
