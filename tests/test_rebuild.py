@@ -205,16 +205,22 @@ def test_stale_packages_removed_and_gone_cards_reported(tmp_path: Path) -> None:
     assert [(g.question, g.deck) for g in second.gone] == [("Two?", "Book::Chapter 02")]
 
 
+def _book_at_a_stopped_clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where a notes file goes (its folder made), with the clock stopped and no SOURCE_DATE_EPOCH."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    monkeypatch.setattr(pipeline.time, "time", lambda: TIMESTAMP)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    return notes / "book.md"
+
+
 def test_rebuild_in_the_same_second_is_still_newer(
     tmp_path: Path, anki_collection: AnkiCollection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without SOURCE_DATE_EPOCH every build is stamped later than the last one into that folder,
     so Anki's "update if newer" applies an edit even when the clock has not moved."""
-    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    monkeypatch.setattr(pipeline.time, "time", lambda: TIMESTAMP)
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    path = notes / "book.md"
+    path = _book_at_a_stopped_clock(tmp_path, monkeypatch)
+    notes = path.parent
     card = "<details>\n<summary>Q?</summary>\n\n> {a}\n</details>\n"
     path.write_text("# Book\n" + card.format(a="before"))
     first = build(notes, tmp_path / "dist", None)
@@ -236,11 +242,8 @@ def test_a_rebuild_that_changes_nothing_leaves_the_folder_as_it_was(
 ) -> None:
     """Not one file is written again, the manifest included; and an edit after it, in the same
     second, is still newer than what Anki has."""
-    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    monkeypatch.setattr(pipeline.time, "time", lambda: TIMESTAMP)
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    path = notes / "book.md"
+    path = _book_at_a_stopped_clock(tmp_path, monkeypatch)
+    notes = path.parent
     card = "<details>\n<summary>Q{n}?</summary>\n\n> {a}\n</details>\n"
     chapters = ("## Chapter 1/2\n" + card.format(n=1, a="one"), "## Chapter 2/2\n" + card.format(n=2, a="x"))
     path.write_text("# Book\n" + "".join(chapters))
