@@ -29,8 +29,10 @@ def discover(paths: Sequence[Path], exclude: Sequence[str] = ()) -> list[Path]:
             if not kept:
                 raise UsageError(f"{path}: every .md file in this folder is excluded")
             found.extend(kept)
-        elif path.exists():
+        elif path.is_file():
             found.append(path)
+        elif path.exists():  # a named pipe would make the build wait for a writer that never comes
+            raise UsageError(f"{path}: not a regular file (a notes file must be one)")
         else:
             raise UsageError(f"{path}: no such file or folder")
     unique: dict[Path, Path] = {}

@@ -89,6 +89,19 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     assert message in out + err
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """Reading a pipe would wait for a writer that never comes: the build would hang."""
+    pipe = tmp_path / "notes.md"
+    os.mkfifo(pipe)
+    result = subprocess.run(
+        [sys.executable, "-m", "ankigen", "build", str(pipe), "--out", str(tmp_path / "d")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"error: {pipe}: not a regular file (a notes file must be one)"
+
+
 def test_empty_folder_exits_2(tmp_path: Path) -> None:
     code, _, err = run("build", str(tmp_path))
     assert code == 2 and f"{tmp_path}: no .md files in this folder" in err
