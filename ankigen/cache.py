@@ -28,7 +28,9 @@ from ankigen.model import Book, Card, Diagnostic, Extracted, Fields, ImageRef, S
 # The modules whose code decides what a card extracts and renders to (and how it is stored): a
 # change to any of them (a new release, or a developer's edit) starts a fresh cache, so no stale
 # entry is ever served. A test follows their imports to keep this list whole.
-SHAPING = ("cache", "codes", "errors", "extract", "fences", "htmltags", "model", "render", "sanitize")
+SHAPING = (
+    "cache", "codes", "errors", "extract", "fences", "htmltags", "markdown_github", "model", "render", "sanitize",
+)  # fmt: skip
 # The libraries they use, and the ones those use to shape their output (the standard library's
 # share, html.parser included, goes with the Python version).
 LIBRARIES = ("beautifulsoup4", "soupsieve", "markdown", "pygments", "pymdown-extensions", "nh3")

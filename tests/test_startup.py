@@ -144,17 +144,18 @@ def test_forced_colour_is_left_to_rich(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_markdown_converter_is_made_only_for_a_card_that_needs_it() -> None:
-    """Plain paragraphs (most answers) take the fast path: the converter and the pymdownx
-    extensions load on the first card that needs Python-Markdown, and once."""
+    """Plain paragraphs (most answers) take the fast path: Python-Markdown, the converter and the
+    pymdownx extensions load on the first card that needs them, and once."""
     script = """
 import sys
 from ankigen import render
 render.convert("A paragraph with `code`, *emphasis* and $x^2$.\\n\\nAnother one.")
-assert "pymdownx" not in sys.modules and render._converter.cache_info().currsize == 0
+assert not {"markdown", "pymdownx", "ankigen.markdown_github"} & set(sys.modules)
 table = render.convert("| a | b |\\n|---|---|\\n| 1 | 2 |")[0]
 assert "<table>" in table and "pymdownx" in sys.modules
 render.convert("- one\\n- two")
-assert render._converter.cache_info().misses == 1
+from ankigen import markdown_github
+assert markdown_github._converter.cache_info().misses == 1
 """
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
@@ -170,7 +171,7 @@ def test_a_cold_build_loads_the_renderer_once_for_its_workers(tmp_path: Path) ->
     out, cache = tmp_path / "out", tmp_path / "cache"
     build = ("build", str(notes), "-q", "--jobs", "2", "--cache-dir", str(cache), "--out", str(out))
     cold, _, _ = loaded(tmp_path, *build)
-    assert {"markdown", "pygments", "nh3", "genanki"} <= cold
+    assert {"pygments", "nh3", "genanki"} <= cold  # the renderer (Python-Markdown: once a card needs it)
     again, stdout, _ = loaded(tmp_path, *build)
     assert stdout.startswith("Wrote 0 packages, 2 unchanged")
     # Nor, to compare the packages' digests, Pygments or importlib.metadata (and the email package).
