@@ -13,6 +13,7 @@ import html
 import itertools
 import json
 import os
+import re
 import sqlite3
 import sys
 import tempfile
@@ -126,8 +127,16 @@ def deck_note_fields(spec: DeckSpec) -> Iterator[tuple[RenderedCard, tuple[str, 
     return ((card, _note_fields(card, book, chapter)) for card in spec.cards)
 
 
+# Control characters have no place in HTML, and Anki splits a note's fields at 0x1f: one pasted
+# into the notes would shift every field after it (and Anki refuses a note of too many fields).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _note_fields(card: RenderedCard, book: str, chapter: str) -> tuple[str, ...]:
-    return (card.question, card.answer, card.resources, card.references, book, chapter, _text(card.source))
+    fields = (card.question, card.answer, card.resources, card.references, book, chapter, _text(card.source))
+    if _CONTROL.search("".join(fields)):
+        return tuple(_CONTROL.sub("", field) for field in fields)
+    return fields
 
 
 def _text(text: str) -> str:

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from ankigen import build as pipeline
+from ankigen import package
 from ankigen.extract import read_notes
 
 from .conftest import SEEDS, TIMESTAMP, AnkiCollection, corpus_or_skip
@@ -119,3 +120,25 @@ def test_deck_description_names_the_book_and_shows_the_cover(tmp_path: Path, ank
     description = col.decks.by_name("My Book::Chapter 03")["desc"]  # type: ignore[attr-defined]
     assert f'src="{cover.name}"' in description and "<b>My Book</b>" in description and "Chapter 03" in description
     assert (Path(col.media.dir()) / cover.name).read_bytes() == b"\x89PNG cover"  # type: ignore[attr-defined]
+
+
+def test_control_characters_in_notes_never_split_a_note(tmp_path: Path, anki_collection: AnkiCollection) -> None:
+    """Anki separates a note's fields with 0x1f: one pasted into the notes (as copied text can
+    carry) must not shift the fields after it. HTML has no use for control characters: they go."""
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    card = (
+        "<details>\n<summary>What does \x1fthis\x0b ask?</summary>\n\n"
+        "> An answer\x1f with `co\x1ede` and a *stress*\x1f.\n>\n> - a list\x1f item\n>\n"
+        "> **Resources**\n> - page\x1f 3\n</details>\n"
+    )
+    (notes / "book.md").write_text("# Book\n## Chapter 1/1\n" + card, encoding="utf-8")
+    result = pipeline.build([notes], tmp_path / "dist", jobs=1)
+    col = anki_collection.import_packages(result.written).col
+    [note_id] = col.find_notes("")  # type: ignore[attr-defined]
+    note = col.get_note(note_id)  # type: ignore[attr-defined]
+    assert list(note.keys()) == list(package.FIELD_NAMES)
+    assert note["Question"] == "What does this ask?"
+    assert "An answer with <code>code</code>" in note["Answer"] and "a list item" in note["Answer"]
+    assert "page 3" in note["Resources"] and note["Book"] == "Book" and note["Source"].endswith("book.md:3")
+    assert not any(ch in "".join(note.values()) for ch in "\x1e\x1f\x0b")

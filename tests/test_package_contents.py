@@ -16,6 +16,7 @@ import hashlib
 import html
 import itertools
 import json
+import re
 import sqlite3
 import sys
 import tempfile
@@ -84,6 +85,8 @@ def oracle_apkg(decks: Sequence[DeckSpec], out: Path, *, timestamp: float, first
                     card.references,
                     *(html.escape(t, quote=False) for t in (spec.book, spec.chapter, card.source)),
                 ]
+                # Less control characters: Anki splits a note's fields at 0x1f (genanki does not care).
+                fields = [re.sub("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", field) for field in fields]
                 deck.add_note(_OracleNote(model=model, fields=fields, guid=card.guid, tags=list(spec.tags)))
             deck.write_to_db(cursor, timestamp, ids)
         conn.commit()
@@ -262,9 +265,11 @@ def test_a_deck_s_note_fields_are_each_card_s(tmp_path: Path) -> None:
 def test_edge_fields_as_genanki_writes_them(tmp_path: Path) -> None:
     """What genanki does with odd fields: a sort field that looks like a number (stored as one, by
     the column's affinity), an empty question (a note without a card), markup-like text in the book
-    and chapter (escaped), a description that is empty, a deck that has no cards, no tags."""
+    and chapter (escaped), a description that is empty, a deck that has no cards, no tags; and a
+    control character, which ankigen drops (0x1f would split the note in Anki)."""
     decks = edge_decks(tmp_path)
     got = assert_same_as_genanki(tmp_path, decks)
+    assert [row[6].split("\x1f")[1] for row in got["notes"]["rows"] if row[1] == "g3"] == ["xy"]
     assert len(got["notes"]["rows"]) == 5
     assert len(got["cards"]["rows"]) == 4  # the empty question has no card, as in genanki
     assert "integer" in {kinds[7] for kinds in got["notes"]["types"]}
