@@ -490,23 +490,22 @@ def _build(
         if options.split is Split.ALL and taken.decks:
             packages.append(_package(taken.decks, ALL_PACKAGE, out_dir, stamp, _first_id(stamp), known, options))
         check_distinct(packages)
-    except BaseException:
+        _discard(taken.discarded)
+        ordered = tuple(_ordered(taken.diagnostics))
+        failed_strict = strict and any(d.severity is Severity.WARNING for d in ordered)
+        if out_dir is None or failed_strict:
+            _discard([p.staged for p in packages])
+            return BuildResult(ordered, tuple(packages), len(files), taken.built, (), (), (), (), stamp, False)
+        with interrupts.held():  # the previous build or the whole new one, never a mix
+            written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
+            unchanged = [out_dir / p.filename for p in packages if not p.staged]
+            read = _Read(taken.books, taken.clean, tuple(p.resolve() for p in paths if p.is_dir()))
+            removed, gone = _finish(out_dir, previous, stamp, packages, read)
+    except BaseException:  # Ctrl-C (at any moment until the renames), an error: nothing staged is left
         _discard([p.staged for o in outcomes for p in o.packages] + [p.staged for p in packages])
         if out_dir is not None:
             fsutil.remove_staged(out_dir)  # what stopped workers were staging
         raise
-    _discard(taken.discarded)
-    ordered = tuple(_ordered(taken.diagnostics))
-    failed_strict = strict and any(d.severity is Severity.WARNING for d in ordered)
-    if out_dir is None or failed_strict:
-        _discard([p.staged for p in packages])
-        return BuildResult(ordered, tuple(packages), len(files), taken.built, (), (), (), (), stamp, False)
-
-    with interrupts.held():  # the previous build or the whole new one, never a mix
-        written = [_commit(p.staged, out_dir / p.filename) for p in packages if p.staged]
-        unchanged = [out_dir / p.filename for p in packages if not p.staged]
-        read = _Read(taken.books, taken.clean, tuple(p.resolve() for p in paths if p.is_dir()))
-        removed, gone = _finish(out_dir, previous, stamp, packages, read)
     return BuildResult(
         ordered, tuple(packages), len(files), taken.built, tuple(written), tuple(unchanged), removed, gone, stamp, True
     )

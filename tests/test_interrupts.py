@@ -13,8 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from ankigen import build as build_module
 from ankigen import manifest
 from ankigen.apkginfo import read_package
+from ankigen.build import build
 
 ANKIGEN = str(Path(sys.executable).with_name("ankigen"))
 REPO_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -194,3 +198,28 @@ def test_a_ctrl_c_as_the_program_ends_never_kills_it_silently(tmp_path: Path) ->
         result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr
         assert result.stdout.splitlines()[-1] == "at exit: True", result.stdout
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("moment", ["sorting the findings", "holding Ctrl-C back"])
+def test_ctrl_c_between_staging_and_the_renames_leaves_nothing_staged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moment: str
+) -> None:
+    """Every package staged, none renamed yet: a Ctrl-C landing there (a signal can land between any
+    two steps) leaves the previous build as it was and no temporary file behind."""
+    notes, out = tmp_path / "notes", tmp_path / "dist"
+    write_library(notes, 0)
+    build([notes], out, jobs=1)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    write_library(notes, 1)
+    if moment == "sorting the findings":
+        monkeypatch.setattr(build_module, "_ordered", _interrupt)
+    else:
+        monkeypatch.setattr(build_module.interrupts, "held", _interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        build([notes], out, jobs=1)
+    assert leftovers(out) == []
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
