@@ -14,9 +14,10 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -368,7 +369,8 @@ def _outcomes(
             from ankigen.package import _empty_collection
 
             _empty_collection()
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_worker_init) as pool:
+    pool = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context, initializer=_worker_init)
+    with _quiet_teardown(), pool:
         try:
             for outcome in pool.map(_run, jobs):
                 yield outcome
@@ -383,6 +385,27 @@ def _outcomes(
             for process in processes:
                 process.join()
             raise
+
+
+@contextmanager
+def _quiet_teardown() -> Iterator[None]:
+    """While a pool runs and is torn down: on Python before 3.12, the pool's own thread can fail
+    with InvalidStateError when workers stopped at Ctrl-C leave futures already cancelled (it
+    marks them broken), and print a traceback the user would see after "interrupted". Only that
+    error of that thread is silenced; any other goes to the usual hook."""
+    from concurrent.futures import InvalidStateError
+
+    usual = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if not (args.exc_type is InvalidStateError and type(args.thread).__name__ == "_ExecutorManagerThread"):
+            usual(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = usual
 
 
 @dataclass(frozen=True, slots=True)

@@ -223,3 +223,64 @@ def test_ctrl_c_between_staging_and_the_renames_leaves_nothing_staged(
         build([notes], out, jobs=1)
     assert leftovers(out) == []
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+_STOPPED_MID_POOL = """
+import sys
+from pathlib import Path
+from ankigen.build import build
+
+def progress(shown, total):
+    raise KeyboardInterrupt  # Ctrl-C as the first book is done, the others queued or running
+
+try:
+    build([Path(sys.argv[1])], Path(sys.argv[2]), jobs=2, progress=progress)
+except KeyboardInterrupt:
+    print("stopped")
+"""
+
+
+def test_ctrl_c_while_the_workers_run_prints_no_traceback(tmp_path: Path) -> None:
+    """Stopping the workers with jobs still queued once made the pool's own thread print a
+    traceback (it set an error on futures already cancelled): the user must see one line only."""
+    notes, out = tmp_path / "notes", tmp_path / "dist"
+    write_library(notes, 0)
+    for attempt in range(5):
+        done = subprocess.run(
+            [sys.executable, "-c", _STOPPED_MID_POOL, str(notes), str(out)],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0 and done.stdout == "stopped\n", (attempt, done.stdout, done.stderr)
+        assert done.stderr == "", (attempt, done.stderr)
+        assert leftovers(out) == [] if out.exists() else True
+
+
+_TEARDOWN_ERRORS = """
+import threading
+from concurrent.futures import InvalidStateError
+from ankigen.build import _quiet_teardown
+
+class _ExecutorManagerThread(threading.Thread):  # the name of the pool's own thread class
+    def __init__(self, error):
+        super().__init__()
+        self.error = error
+
+    def run(self):
+        raise self.error
+
+usual = threading.excepthook
+with _quiet_teardown():
+    for error in (InvalidStateError("CANCELLED"), ValueError("a real fault")):
+        thread = _ExecutorManagerThread(error)
+        thread.start()
+        thread.join()
+assert threading.excepthook is usual  # put back
+"""
+
+
+def test_the_pool_thread_s_teardown_error_alone_is_silenced() -> None:
+    """The one error Python before 3.12 lets the pool's thread raise when stopped workers leave
+    cancelled futures (InvalidStateError) prints nothing; any other error of a thread still does."""
+    done = subprocess.run([sys.executable, "-c", _TEARDOWN_ERRORS], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "InvalidStateError" not in done.stderr and "ValueError: a real fault" in done.stderr
