@@ -213,6 +213,7 @@ class _Job:
     previous: Mapping[str, str]  # file name -> content digest of the package already in out_dir
     options: DeckOptions
     share: Share  # a big book is spread over the workers by runs of chapters (split by chapter)
+    cached: bool  # the render cache holds this file's cards (of an earlier build)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,7 +360,7 @@ def _outcomes(
 
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods and os.name == "posix" else None)
-    if context.get_start_method() == "fork" and any(not has_renders(job.cache_dir, job.path) for job in jobs):
+    if context.get_start_method() == "fork" and not all(job.cached for job in jobs):
         # Cards to render: each worker would load the renderer and, to write packages, genanki and
         # its empty collection. Loaded here, before the fork, the workers share one load instead of
         # making their own: as fast on idle CPUs, half the work on busy ones.
@@ -494,10 +495,11 @@ def _build(
     workers = jobs or default_jobs()
     for path in files:
         space = _id_space(path)
-        count = _shares(len(files), workers, space, options) if not has_renders(cache_dir, path) else 1
+        cached = has_renders(cache_dir, path)
+        count = 1 if cached else _shares(len(files), workers, space, options)
         shown, images = display_path(path), image_root(path)
         work.extend(
-            _Job(path, shown, images, cache_dir, out_dir, stamp, next_id, known, options, Share(index, count))
+            _Job(path, shown, images, cache_dir, out_dir, stamp, next_id, known, options, Share(index, count), cached)
             for index in range(count)
         )
         next_id += space
